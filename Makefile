@@ -1,0 +1,63 @@
+# Gale's developer entry points. `make run` and `make test` bootstrap everything they need
+# on a machine that has only Python 3.11 and make: uv from PyPI, the locked environment,
+# and the Debian/npm tools the tests drive for real.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages the test suite and benchmarks run for real (command -> package).
+DEBIAN_TOOLS := promtool:prometheus wrk:wrk chromium:chromium node:nodejs npm:npm
+TYPECHECK_DIR := observability/grafana/typecheck
+
+.PHONY: help
+help: ## List the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: uv
+uv:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		{ echo "installing uv from PyPI"; $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv; }
+
+.PHONY: sync
+sync: uv ## Install the locked Python environment.
+	@$(UV) sync --locked --quiet
+
+.PHONY: tools
+tools: ## Install the Debian and npm tools the tests use (promtool, wrk, chromium, tsc).
+	@missing=""; for pair in $(DEBIAN_TOOLS); do \
+		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@if [ -f $(TYPECHECK_DIR)/package-lock.json ] && [ ! -d $(TYPECHECK_DIR)/node_modules ]; then \
+		echo "installing npm packages for the dashboard type-check"; \
+		npm ci --prefix $(TYPECHECK_DIR) --no-audit --no-fund --loglevel=error; \
+	fi
+
+.PHONY: run
+run: sync ## Start the service on http://127.0.0.1:8888 (embedded MongoDB-wire server if GALE_MONGODB_URI is unset).
+	$(UV) run --locked python -m gale_service
+
+.PHONY: lint
+lint: sync ## ruff (lint + format check), mypy --strict and the import-linter contracts.
+	$(UV) run --locked ruff check .
+	$(UV) run --locked ruff format --check .
+	$(UV) run --locked mypy
+	$(UV) run --locked lint-imports
+
+.PHONY: test
+test: lint tools ## Lint, then the whole suite with a coverage floor.
+	$(UV) run --locked pytest --cov --cov-report=term
+
+.PHONY: bench
+bench: sync tools ## Benchmarks (wrk against the running service); never part of `make test`.
+	$(UV) run --locked python -m bench
+
+.PHONY: fmt
+fmt: sync ## Apply ruff's fixes and formatting.
+	$(UV) run --locked ruff check --fix .
+	$(UV) run --locked ruff format .

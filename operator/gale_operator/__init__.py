@@ -1,0 +1,1 @@
+"""Gale's kopf operator: turns ``Microservice`` resources into running services."""

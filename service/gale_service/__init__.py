@@ -1,0 +1,1 @@
+"""Gale's sample microservice: a Tornado HTTP + WebSocket API over MongoDB."""
