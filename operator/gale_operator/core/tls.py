@@ -1,0 +1,216 @@
+"""TLS decisions for a ``Microservice``: which certificate it needs, when to renew, what to report.
+
+Everything here is pure: the clock is an argument and no API is touched, so every decision
+(reuse or regenerate the CA, issue, renew, what TLSReady says) is a table test, and the kopf
+layer only fetches, calls and applies.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from .kinds import CERTIFICATE
+from .pki import CertificateAuthority, ServingCertificate, certificate_dns_names, signed_by
+
+CA_SECRET_NAME = "gale-ca"  # noqa: S105 - a Secret's name, not a secret
+DEFAULT_DURATION = "2160h"
+DEFAULT_RENEW_BEFORE = "360h"
+
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+def serving_secret_name(name: str) -> str:
+    """The Secret holding a Microservice's serving certificate; its Deployment mounts it."""
+    return f"{name}-tls"
+
+
+def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
+    """Every name a client inside the cluster may use to reach the Service ``name``."""
+    return (
+        name,
+        f"{name}.{namespace}",
+        f"{name}.{namespace}.svc",
+        f"{name}.{namespace}.svc.cluster.local",
+    )
+
+
+def serving_dns_names(name: str, namespace: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
+    """The serving certificate's SANs: the Service's names, then ``spec.tls.dnsNames``."""
+    return tuple(dict.fromkeys([*service_dns_names(name, namespace), *extra]))
+
+
+def renewal_time(
+    *,
+    not_before: datetime.datetime,
+    not_after: datetime.datetime,
+    renew_before: datetime.timedelta,
+) -> datetime.datetime:
+    """When a certificate is replaced: ``renewBefore`` ahead of its expiry.
+
+    A ``renewBefore`` as long as the whole lifetime would renew in a loop; like cert-manager,
+    renew at two thirds of the lifetime then.
+    """
+    lifetime = not_after - not_before
+    if renew_before >= lifetime:
+        return not_before + lifetime * 2 / 3
+    return not_after - renew_before
+
+
+def load_authority(
+    data: Mapping[str, str] | None, *, now: datetime.datetime
+) -> CertificateAuthority | None:
+    """The CA in a ``gale-ca`` Secret's ``data``, or None when it must be (re)generated.
+
+    A CA that cannot be read, whose key does not match, or that has expired is replaced rather
+    than reported: the operator owns it, and the serving certificates it signed are re-issued
+    because their issuer changed.
+    """
+    if not data:
+        return None
+    try:
+        ca = CertificateAuthority(_decode(data["tls.crt"]), _decode(data["tls.key"]))
+        cert, key = ca.certificate, ca.private_key
+    except (KeyError, ValueError):
+        return None
+    if cert.public_key() != key.public_key() or cert.not_valid_after_utc <= now:
+        return None
+    return ca
+
+
+@dataclasses.dataclass(frozen=True)
+class Renewal:
+    """Whether the serving certificate must be (re)issued; ``reason`` is CamelCase."""
+
+    needed: bool
+    reason: str
+    message: str
+
+
+def serving_renewal(
+    data: Mapping[str, str] | None,
+    *,
+    ca: CertificateAuthority,
+    dns_names: Sequence[str],
+    now: datetime.datetime,
+    renew_before: datetime.timedelta,
+) -> Renewal:
+    """Decide whether the serving Secret's certificate still fits this CA, spec and moment."""
+    cert = stored_certificate(data)
+    if cert is None or not data or "tls.key" not in data:
+        return Renewal(True, "Missing", "no readable serving certificate yet")
+    try:
+        key = serialization.load_pem_private_key(_decode(data["tls.key"]), password=None)
+    except ValueError:
+        return Renewal(True, "Unreadable", "the stored private key cannot be read")
+    if cert.public_key() != key.public_key():
+        return Renewal(True, "KeyMismatch", "the stored key does not match the certificate")
+    if not signed_by(cert, ca):
+        return Renewal(True, "IssuerChanged", "the certificate was not signed by the current CA")
+    if certificate_dns_names(cert) != tuple(dns_names):
+        return Renewal(True, "DNSNamesChanged", f"the DNS names are now {', '.join(dns_names)}")
+    due = renewal_time(
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        renew_before=renew_before,
+    )
+    if now >= due:
+        return Renewal(True, "Renewing", f"renewal was due at {format_time(due)}")
+    return Renewal(False, "Valid", f"valid until {format_time(cert.not_valid_after_utc)}")
+
+
+def stored_certificate(data: Mapping[str, str] | None) -> x509.Certificate | None:
+    """The certificate in a TLS Secret's ``data``, or None when absent or unreadable."""
+    if not data or "tls.crt" not in data:
+        return None
+    try:
+        return x509.load_pem_x509_certificate(_decode(data["tls.crt"]))
+    except ValueError:
+        return None
+
+
+def ca_secret_data(ca: CertificateAuthority) -> dict[str, str]:
+    """The ``data`` of the ``gale-ca`` Secret (type kubernetes.io/tls)."""
+    return {"tls.crt": _encode(ca.cert_pem), "tls.key": _encode(ca.key_pem)}
+
+
+def serving_secret_data(issued: ServingCertificate) -> dict[str, str]:
+    """The ``data`` of ``{name}-tls``: the same keys cert-manager writes, so pods see no mode."""
+    return {
+        "tls.crt": _encode(issued.cert_pem),
+        "tls.key": _encode(issued.key_pem),
+        "ca.crt": _encode(issued.ca_pem),
+    }
+
+
+def desired_tls_secret(
+    name: str, *, namespace: str, data: Mapping[str, str], labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """A ``kubernetes.io/tls`` Secret manifest (ownership is added by the caller)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/tls",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "data": dict(data),
+    }
+
+
+def desired_certificate(
+    name: str,
+    *,
+    namespace: str,
+    dns_names: Sequence[str],
+    issuer_ref: Mapping[str, str],
+    duration: str,
+    renew_before: str,
+    labels: Mapping[str, str],
+) -> dict[str, Any]:
+    """The cert-manager ``Certificate`` that writes ``{name}-tls`` in cert-manager mode.
+
+    The key is rotated on every renewal (``rotationPolicy: Always``) and is ECDSA P-256 like
+    the self-signed path, so both modes hand the pod the same kind of material.
+    """
+    return {
+        "apiVersion": CERTIFICATE.api_version,
+        "kind": CERTIFICATE.kind,
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": {
+            "secretName": serving_secret_name(name),
+            "secretTemplate": {"labels": dict(labels)},
+            "commonName": dns_names[0],
+            "dnsNames": list(dns_names),
+            "duration": duration,
+            "renewBefore": renew_before,
+            "issuerRef": {
+                "name": issuer_ref["name"],
+                "kind": issuer_ref.get("kind", "Issuer"),
+                "group": issuer_ref.get("group", CERTIFICATE.group),
+            },
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+            "usages": ["server auth", "digital signature"],
+        },
+    }
+
+
+def format_time(moment: datetime.datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, as Kubernetes writes timestamps."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _decode(value: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error as error:
+        raise ValueError(f"not base64: {error}") from error
+
+
+def _encode(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
