@@ -170,7 +170,7 @@ def test_why_a_certificate_must_be_reissued(ca: CertificateAuthority) -> None:
     issued = issue_serving_certificate(ca, dns_names=NAMES, now=NOW, duration=NINETY_DAYS)
     other = issue_serving_certificate(ca, dns_names=NAMES, now=NOW, duration=NINETY_DAYS)
     good = tls.serving_secret_data(issued)
-    cases = {
+    cases: dict[str, list[dict[str, str] | None]] = {
         "Missing": [None, {}, {"tls.key": good["tls.key"]}, {"tls.crt": _b64(b"x")}],
         "Unreadable": [{**good, "tls.key": _b64(b"garbage")}],
         "KeyMismatch": [{**good, "tls.key": tls.serving_secret_data(other)["tls.key"]}],
