@@ -1,0 +1,32 @@
+"""``python -m gale_service`` and the ``gale-service`` console script."""
+
+from __future__ import annotations
+
+import logging
+
+from gale_service.embedded_db import EmbeddedDatabaseError
+from gale_service.logs import configure_logging
+from gale_service.server import run
+from gale_service.settings import (
+    SettingsError,
+    ensure_dev_secrets,
+    exit_on_bad_settings,
+    load_settings,
+)
+
+
+def main() -> None:
+    try:
+        settings = ensure_dev_secrets(load_settings())
+    except SettingsError as error:
+        exit_on_bad_settings(error)
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    try:
+        run(settings)
+    except EmbeddedDatabaseError as error:
+        logging.getLogger("gale_service").error(str(error))
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

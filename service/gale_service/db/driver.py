@@ -1,0 +1,166 @@
+"""One small seam over PyMongo's native async API and Motor.
+
+PyMongo's ``AsyncMongoClient`` is the default: MongoDB deprecated Motor on 2025-05-14. Motor
+stays selectable (``GALE_MONGO_DRIVER=motor``) because the design card names it. The two
+agree on collection CRUD; they differ where this module absorbs it:
+
+- ``aggregate``/``watch``: PyMongo async returns the cursor from a coroutine
+  (``await coll.aggregate(...)``, ``async with await coll.watch()``); Motor returns it at once.
+- sessions: PyMongo async ``client.start_session()`` is plain; Motor's must be awaited.
+- ``close``: a coroutine in PyMongo async, a plain call in Motor.
+
+Everything above this module gets a :class:`MongoGateway` and never imports a driver.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from pymongo import AsyncMongoClient, WriteConcern
+from pymongo.errors import (
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
+
+T = TypeVar("T")
+Document = dict[str, Any]
+#: A collection of either driver; both answer the same CRUD calls.
+Collection = Any
+Session = Any
+
+UNAVAILABLE_ERRORS: tuple[type[PyMongoError], ...] = (
+    ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
+    ServerSelectionTimeoutError,
+    NetworkTimeout,
+    ExecutionTimeout,
+    WTimeoutError,
+)
+
+
+class DatabaseUnavailable(Exception):
+    """MongoDB cannot be reached right now; the caller should answer 503 and retry later."""
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+class MongoGateway:
+    """A connected client plus the database the service uses, for either driver."""
+
+    def __init__(self, client: Any, *, database: str, driver: str) -> None:
+        self._client = client
+        self.driver = driver
+        self.database_name = database
+        self.database = client[database]
+
+    def collection(self, name: str) -> Collection:
+        return self.database[name]
+
+    async def ping(self) -> None:
+        """Round-trip to the server; raises :class:`DatabaseUnavailable` when it can't."""
+        async with translate_errors():
+            await self.database.command("ping")
+
+    async def aggregate(
+        self, collection: str, pipeline: Sequence[Mapping[str, Any]]
+    ) -> AsyncIterator[Document]:
+        cursor = await _maybe_await(self.collection(collection).aggregate(list(pipeline)))
+        async for document in cursor:
+            yield document
+
+    @asynccontextmanager
+    async def watch(
+        self,
+        collection: str,
+        pipeline: Sequence[Mapping[str, Any]] = (),
+        **options: Any,
+    ) -> AsyncIterator[Any]:
+        """A change stream on ``collection`` (``async for change in stream``)."""
+        stream = await _maybe_await(self.collection(collection).watch(list(pipeline), **options))
+        try:
+            yield stream
+        finally:
+            await stream.close()
+
+    async def in_transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        """Run ``work(session)`` in a multi-document transaction, retrying transient errors.
+
+        ``with_transaction`` retries on ``TransientTransactionError`` (write conflicts) and
+        ``UnknownTransactionCommitResult``, which is what a counter bumped by every writer needs.
+        """
+        session = await _maybe_await(self._client.start_session())
+        try:
+            result: T = await session.with_transaction(work)
+            return result
+        finally:
+            await _maybe_await(session.end_session())
+
+    async def close(self) -> None:
+        await _maybe_await(self._client.close())
+
+
+@asynccontextmanager
+async def translate_errors() -> AsyncIterator[None]:
+    """Turn the drivers' connectivity errors into :class:`DatabaseUnavailable`."""
+    try:
+        yield
+    except UNAVAILABLE_ERRORS as error:
+        raise DatabaseUnavailable(str(error).split(",")[0][:200]) from error
+
+
+def connect(
+    uri: str,
+    *,
+    database: str,
+    driver: str = "pymongo",
+    max_pool_size: int = 50,
+    min_pool_size: int = 0,
+    server_selection_timeout_ms: int = 2_000,
+    connect_timeout_ms: int = 2_000,
+    timeout_ms: int = 5_000,
+    write_concern: str = "majority",
+    journal: bool = True,
+    app_name: str = "gale-service",
+    event_listeners: Sequence[Any] = (),
+) -> MongoGateway:
+    """Create the client lazily: nothing is sent until the first operation."""
+    options: dict[str, Any] = {
+        "maxPoolSize": max_pool_size,
+        "minPoolSize": min_pool_size,
+        "serverSelectionTimeoutMS": server_selection_timeout_ms,
+        "connectTimeoutMS": connect_timeout_ms,
+        "timeoutMS": timeout_ms,
+        "w": int(write_concern) if write_concern.isdigit() else write_concern,
+        "journal": journal,
+        "appname": app_name,
+        "tz_aware": True,
+        # Command and pool listeners (telemetry) work the same for both drivers.
+        "event_listeners": list(event_listeners),
+    }
+    if driver == "motor":
+        from motor.motor_asyncio import AsyncIOMotorClient
+
+        client: Any = AsyncIOMotorClient(uri, **options)
+    else:
+        client = AsyncMongoClient(uri, **options)
+    return MongoGateway(client, database=database, driver=driver)
+
+
+__all__ = [
+    "Collection",
+    "DatabaseUnavailable",
+    "Document",
+    "MongoGateway",
+    "Session",
+    "WriteConcern",
+    "connect",
+    "translate_errors",
+]

@@ -1,0 +1,181 @@
+"""The base every API handler shares: content negotiation, JSON bodies, problem+json errors.
+
+Handlers stay thin: parse and validate the request here, call the store, render the result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from tornado.web import HTTPError, RequestHandler
+
+from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
+from gale_service.store import StoreUnavailable
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+RETRY_AFTER_SECONDS = "2"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def accepts(header: str, produces: tuple[str, ...]) -> bool:
+    """Whether an ``Accept`` header admits one of the media types a handler produces."""
+    for part in header.split(","):
+        media, _, params = part.strip().partition(";")
+        media = media.strip().lower()
+        quality = re.search(r"q=([0-9.]+)", params)
+        if quality and float(quality.group(1)) == 0:
+            continue
+        if media == "*/*" or media in produces:
+            return True
+        if media.endswith("/*") and any(p.startswith(media[:-1]) for p in produces):
+            return True
+    return False
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "(body)"
+
+
+class ApiHandler(RequestHandler):
+    """JSON API conventions: every error is ``application/problem+json`` (RFC 9457)."""
+
+    #: Media types this handler can answer with; ``Accept`` must admit one of them.
+    produces: tuple[str, ...] = ("application/json", PROBLEM_JSON)
+
+    def initialize(self, route: str = "unmatched", **services: Any) -> None:
+        """``route`` is the path template (``/api/v1/items/{item_id}``) used to name spans,
+        metrics and log lines without unbounded cardinality."""
+        self.route = route
+        self.services = services
+        self._counted = False
+
+    def _enter(self) -> None:
+        inflight = self.services.get("inflight")
+        if inflight is not None and not self._counted:
+            inflight.enter()
+            self._counted = True
+
+    def _leave(self) -> None:
+        if self._counted:
+            self.services["inflight"].leave()
+            self._counted = False
+
+    def on_finish(self) -> None:
+        self._leave()
+
+    def on_connection_close(self) -> None:
+        self._leave()
+        super().on_connection_close()
+
+    @property
+    def max_body_bytes(self) -> int:
+        limit: int = self.application.settings["gale"].max_body_bytes
+        return limit
+
+    def compute_etag(self) -> str | None:
+        """Item ETags come from the stored version, not from hashing the body."""
+        return None
+
+    def prepare(self) -> None:
+        self._enter()
+        incoming = self.request.headers.get("X-Request-ID", "")
+        self.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        self.set_header("X-Request-ID", self.request_id)
+        accept = self.request.headers.get("Accept")
+        if accept and not accepts(accept, self.produces):
+            raise Problem(
+                406,
+                f"this resource is only available as {self.produces[0]}, not {accept!r}",
+                slug="not-acceptable",
+            )
+        declared = self.request.headers.get("Content-Length")
+        if (declared and declared.isdigit() and int(declared) > self.max_body_bytes) or len(
+            self.request.body
+        ) > self.max_body_bytes:
+            raise Problem(
+                413,
+                f"request body exceeds the limit of {self.max_body_bytes} bytes",
+                slug="body-too-large",
+            )
+
+    def write_json(self, value: Any, *, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(dump_json(value))
+
+    def json_body(self, *, content_types: tuple[str, ...] = ("application/json",)) -> Any:
+        """The decoded body: 415 for another media type, 400 for broken JSON."""
+        media = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if media not in content_types:
+            raise Problem(
+                415,
+                f"expected a body of type {' or '.join(content_types)}, "
+                f"got {media or 'no Content-Type'}",
+                slug="unsupported-media-type",
+            )
+        try:
+            return json.loads(self.request.body or b"")
+        except (ValueError, UnicodeDecodeError) as error:
+            raise Problem(
+                400, f"request body is not valid JSON: {error}", slug="bad-json"
+            ) from None
+
+    def validated(self, model: type[ModelT], data: Any) -> ModelT:
+        """Validate against ``model``; 422 lists every bad field at once."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            errors = [
+                {"field": _field_path(item["loc"]), "message": item["msg"]}
+                for item in error.errors()
+            ]
+            raise Problem(
+                422,
+                f"{len(errors)} field(s) failed validation",
+                slug="validation-failed",
+                errors=errors,
+            ) from None
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Expected problems and an unreachable database are answered, not stack-traced."""
+        if isinstance(value, HTTPError | StoreUnavailable):
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, StoreUnavailable):
+            problem = Problem(
+                503,
+                "the database is unavailable; retry shortly",
+                slug="database-unavailable",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        elif isinstance(error, Problem):
+            problem = error
+        elif isinstance(error, HTTPError):
+            problem = problem_for_status(error.status_code, detail=error.log_message)
+        else:
+            problem = problem_for_status(status_code)
+        self.set_status(problem.status_code)
+        if getattr(self, "request_id", None):
+            self.set_header("X-Request-ID", self.request_id)
+        for name, value in problem.headers.items():
+            self.set_header(name, value)
+        self.set_header("Content-Type", f"{PROBLEM_JSON}; charset=UTF-8")
+        self.finish(dump_json(problem.body(instance=self.request.path)))

@@ -1,0 +1,25 @@
+"""``/api/v1/export/items``: every item as NDJSON, streamed so memory stays flat."""
+
+from __future__ import annotations
+
+from gale_service.handlers.base import ApiHandler, dump_json
+from gale_service.store import ItemStore
+
+FLUSH_EVERY = 200
+
+
+class ItemExportHandler(ApiHandler):
+    produces = ("application/x-ndjson", "application/json")
+
+    async def get(self) -> None:
+        store: ItemStore = self.services["store"]
+        self.set_header("Content-Type", "application/x-ndjson")
+        self.set_header("Content-Disposition", 'attachment; filename="items.ndjson"')
+        pending = 0
+        async for item in store.export():
+            self.write(dump_json(item) + "\n")
+            pending += 1
+            if pending >= FLUSH_EVERY:
+                await self.flush()
+                pending = 0
+        self.finish()

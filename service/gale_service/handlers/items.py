@@ -1,0 +1,159 @@
+"""``/api/v1/items``: create, list, read, replace, merge-patch and delete items."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from gale_service.handlers.base import ApiHandler
+from gale_service.models import ItemPatch, ItemWrite
+from gale_service.problems import Problem
+from gale_service.store import ItemNotFound, ItemStore, PreconditionFailed
+from gale_service.store.items import InvalidCursor
+
+MERGE_PATCH = "application/merge-patch+json"
+ETAG = re.compile(r'^(?:W/)?"(\d+)"$')
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+def etag_for(item: dict[str, Any]) -> str:
+    return f'"{item["version"]}"'
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class ItemsBase(ApiHandler):
+    @property
+    def store(self) -> ItemStore:
+        store: ItemStore = self.services["store"]
+        return store
+
+    def not_found(self, item_id: str) -> Problem:
+        return Problem(404, f"no item with id {item_id!r}", slug="item-not-found")
+
+    def expected_version(self) -> int | None:
+        """The version named by ``If-Match``; ``*`` means any existing version."""
+        header = self.request.headers.get("If-Match")
+        if header is None or header.strip() == "*":
+            return None
+        match = ETAG.match(header.strip())
+        if match is None:
+            raise Problem(
+                412, f"If-Match {header!r} matches no version of this item", slug="stale-etag"
+            )
+        return int(match.group(1))
+
+    def stale(self, error: PreconditionFailed) -> Problem:
+        return Problem(
+            412,
+            f"If-Match does not match the current version ({error.current_version}); "
+            "fetch the item again and retry",
+            slug="stale-etag",
+        )
+
+    def owner(self) -> str:
+        user = self.current_user
+        return str(user) if user else "anonymous"
+
+    def write_item(self, item: dict[str, Any], *, status: int = 200) -> None:
+        self.set_header("ETag", etag_for(item))
+        self.write_json(item, status=status)
+
+
+class ItemCollectionHandler(ItemsBase):
+    async def post(self) -> None:
+        fields = self.validated(ItemWrite, self.json_body())
+        item = await self.store.create(fields.model_dump(), owner=self.owner())
+        self.set_header("Location", self.reverse_url("item", item["id"]))
+        self.write_item(item, status=201)
+
+    async def get(self) -> None:
+        raw_limit = self.get_query_argument("limit", str(DEFAULT_LIMIT))
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+            raise Problem(
+                400,
+                f"limit must be an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}",
+                slug="bad-query",
+                errors=[{"field": "limit", "message": f"integer 1 to {MAX_LIMIT}"}],
+            )
+        tag = self.get_query_argument("tag", None) or None
+        cursor = self.get_query_argument("cursor", None) or None
+        try:
+            page = await self.store.list(limit=int(raw_limit), cursor=cursor, tag=tag)
+        except InvalidCursor as error:
+            raise Problem(400, str(error), slug="bad-cursor") from None
+        self.write_json({"items": page.items, "next_cursor": page.next_cursor})
+
+
+class ItemHandler(ItemsBase):
+    async def get(self, item_id: str) -> None:
+        try:
+            item = await self.store.get(item_id)
+        except ItemNotFound:
+            raise self.not_found(item_id) from None
+        etag = etag_for(item)
+        candidates = {
+            tag.strip() for tag in self.request.headers.get("If-None-Match", "").split(",")
+        }
+        if etag in candidates or f"W/{etag}" in candidates or "*" in candidates:
+            self.set_header("ETag", etag)
+            self.set_status(304)
+            self.finish()
+            return
+        self.write_item(item)
+
+    async def put(self, item_id: str) -> None:
+        fields = self.validated(ItemWrite, self.json_body())
+        await self._replace(item_id, fields.model_dump())
+
+    async def patch(self, item_id: str) -> None:
+        patch = self.json_body(content_types=(MERGE_PATCH,))
+        if not isinstance(patch, dict):
+            raise Problem(422, "a merge patch must be a JSON object", slug="validation-failed")
+        self.validated(ItemPatch, {k: v for k, v in patch.items() if v is not None})
+        try:
+            current = await self.store.get(item_id)
+        except ItemNotFound:
+            raise self.not_found(item_id) from None
+        writable = {key: current[key] for key in ItemWrite.model_fields}
+        fields = self.validated(ItemWrite, merge_patch(writable, patch))
+        expected = self.expected_version()
+        await self._replace(
+            item_id,
+            fields.model_dump(),
+            expected=current["version"] if expected is None else expected,
+        )
+
+    async def delete(self, item_id: str) -> None:
+        try:
+            await self.store.delete(item_id, expected_version=self.expected_version())
+        except ItemNotFound:
+            raise self.not_found(item_id) from None
+        except PreconditionFailed as error:
+            raise self.stale(error) from None
+        self.set_status(204)
+        self.finish()
+
+    async def _replace(
+        self, item_id: str, fields: dict[str, Any], *, expected: int | None = None
+    ) -> None:
+        version = expected if expected is not None else self.expected_version()
+        try:
+            item = await self.store.replace(item_id, fields, expected_version=version)
+        except ItemNotFound:
+            raise self.not_found(item_id) from None
+        except PreconditionFailed as error:
+            raise self.stale(error) from None
+        self.write_item(item)

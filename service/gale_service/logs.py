@@ -1,0 +1,84 @@
+"""Logging: JSON lines for machines, a readable format on a terminal, one access line per request.
+
+Request-scoped fields (``request_id`` and, with tracing, ``trace_id``/``span_id``) come from a
+context variable, so every line logged while serving a request carries them without each call
+site passing them along.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from tornado.web import RequestHandler
+
+request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "gale_request_context", default=None
+)
+ACCESS = logging.getLogger("gale.access")
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    extras = {k: v for k, v in record.__dict__.items() if k not in _RESERVED}
+    extras.update(request_context.get() or {})
+    return extras
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_extras(record),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    """For people: time, level, message, then the structured fields as ``key=value``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        text = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()} {fields}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text.rstrip()
+
+
+def configure_logging(*, level: str = "info", fmt: str = "auto") -> None:
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Tornado's own access log is replaced by :func:`log_request`.
+    logging.getLogger("tornado.access").disabled = True
+
+
+def log_request(handler: RequestHandler) -> None:
+    """The Application's ``log_function``: one line per request, level by status class."""
+    status = handler.get_status()
+    level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+    ACCESS.log(
+        level,
+        "request",
+        extra={
+            "method": handler.request.method,
+            "route": getattr(handler, "route", "unmatched"),
+            "status": status,
+            "duration_ms": round(handler.request.request_time() * 1000, 2),
+            "request_id": getattr(handler, "request_id", None),
+        },
+    )

@@ -1,0 +1,84 @@
+"""The sample domain's models: one source for request validation and the OpenAPI document.
+
+Rename "items" here (and in the store) when you start your own service from Gale.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Description = Annotated[str, StringConstraints(max_length=10_000)]
+Tag = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+]
+Tags = Annotated[list[Tag], Field(max_length=20)]
+
+
+class ItemWrite(BaseModel):
+    """The body of ``POST`` and ``PUT``: every writable field, unknown fields rejected."""
+
+    model_config = ConfigDict(extra="forbid", title="ItemWrite")
+
+    name: Name
+    description: Description = ""
+    tags: Tags = Field(default_factory=list)
+
+
+class ItemPatch(BaseModel):
+    """The result of applying a JSON merge patch must still be a valid :class:`ItemWrite`;
+    this model documents which fields a patch may touch."""
+
+    model_config = ConfigDict(extra="forbid", title="ItemPatch")
+
+    name: Name | None = None
+    description: Description | None = None
+    tags: Tags | None = None
+
+
+class Item(BaseModel):
+    """An item as the API returns it."""
+
+    model_config = ConfigDict(title="Item")
+
+    id: str = Field(description="Opaque identifier.")
+    name: str
+    description: str
+    tags: list[str]
+    owner: str
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(ge=1, description="Bumped by every write; the ETag is derived from it.")
+
+
+class ItemPage(BaseModel):
+    """One page of a listing; pass ``next_cursor`` back as ``cursor`` for the next one."""
+
+    model_config = ConfigDict(title="ItemPage")
+
+    items: list[Item]
+    next_cursor: str | None
+
+
+class ProblemFieldError(BaseModel):
+    model_config = ConfigDict(title="ProblemFieldError")
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, the body of every error response."""
+
+    model_config = ConfigDict(title="Problem", extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[ProblemFieldError] | None = None

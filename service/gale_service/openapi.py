@@ -1,0 +1,183 @@
+"""The OpenAPI 3.1 document, built from the same pydantic models that validate requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from gale_service.models import Item, ItemPage, ItemPatch, ItemWrite, Problem
+
+REF = "#/components/schemas/{model}"
+COMMON_ERRORS = {
+    "406": "The Accept header admits no media type this operation produces.",
+    "503": "The database is unavailable or the service is shedding load; see Retry-After.",
+}
+BODY_ERRORS = {
+    "400": "The body is not valid JSON.",
+    "413": "The body exceeds the configured size limit.",
+    "415": "The body's media type is not the one this operation takes.",
+    "422": "The body violates the schema; `errors` lists every bad field.",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    request: type[BaseModel] | None = None
+    request_media: str = "application/json"
+    response: type[BaseModel] | None = None
+    status: str = "200"
+    response_media: str = "application/json"
+    parameters: tuple[dict[str, Any], ...] = ()
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "Apply only if the item is still at this ETag.",
+}
+NOT_FOUND = {"404": "No item with this id (malformed ids included)."}
+STALE = {"412": "If-Match does not match the current version; nothing changed."}
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "post",
+        "/api/v1/items",
+        "createItem",
+        "Create an item",
+        ItemWrite,
+        response=Item,
+        status="201",
+        errors=BODY_ERRORS,
+    ),
+    Operation(
+        "get",
+        "/api/v1/items",
+        "listItems",
+        "List items, oldest first",
+        response=ItemPage,
+        parameters=(
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+            },
+            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+            {"name": "tag", "in": "query", "required": False, "schema": {"type": "string"}},
+        ),
+        errors={"400": "A bad limit or a cursor this service did not issue."},
+    ),
+    Operation(
+        "get",
+        "/api/v1/items/{item_id}",
+        "getItem",
+        "Read an item",
+        response=Item,
+        parameters=(
+            ITEM_ID,
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+        ),
+        errors={**NOT_FOUND, "304": "Not modified since the given ETag."},
+    ),
+    Operation(
+        "put",
+        "/api/v1/items/{item_id}",
+        "replaceItem",
+        "Replace an item",
+        ItemWrite,
+        response=Item,
+        parameters=(ITEM_ID, IF_MATCH),
+        errors={**BODY_ERRORS, **NOT_FOUND, **STALE},
+    ),
+    Operation(
+        "patch",
+        "/api/v1/items/{item_id}",
+        "patchItem",
+        "Merge-patch an item",
+        ItemPatch,
+        request_media="application/merge-patch+json",
+        response=Item,
+        parameters=(ITEM_ID, IF_MATCH),
+        errors={**BODY_ERRORS, **NOT_FOUND, **STALE},
+    ),
+    Operation(
+        "delete",
+        "/api/v1/items/{item_id}",
+        "deleteItem",
+        "Delete an item",
+        status="204",
+        parameters=(ITEM_ID, IF_MATCH),
+        errors={**NOT_FOUND, **STALE},
+    ),
+    Operation(
+        "get",
+        "/api/v1/export/items",
+        "exportItems",
+        "Every item as NDJSON",
+        response=Item,
+        response_media="application/x-ndjson",
+    ),
+)
+
+
+def _response(model: type[BaseModel] | None, media: str, description: str) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description}
+    if model is not None:
+        response["content"] = {media: {"schema": {"$ref": REF.format(model=model.__name__)}}}
+    return response
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    responses = {op.status: _response(op.response, op.response_media, op.summary)}
+    for status, description in {**COMMON_ERRORS, **op.errors}.items():
+        if status == "304":
+            responses[status] = {"description": description}
+        else:
+            responses[status] = _response(Problem, "application/problem+json", description)
+    document: dict[str, Any] = {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "parameters": list(op.parameters),
+        "responses": responses,
+    }
+    if op.request is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {
+                op.request_media: {"schema": {"$ref": REF.format(model=op.request.__name__)}}
+            },
+        }
+    return document
+
+
+@cache
+def openapi_document(version: str) -> dict[str, Any]:
+    """The whole document; cached because it is pure and the models are static."""
+    models: list[type[BaseModel]] = [Item, ItemPage, ItemPatch, ItemWrite, Problem]
+    _, schemas = models_json_schema([(model, "validation") for model in models], ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Gale items API", "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas.get("$defs", {})},
+    }

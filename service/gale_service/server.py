@@ -1,0 +1,139 @@
+"""The service's lifecycle: start, serve, and ``drain_then_stop`` on SIGTERM/SIGINT.
+
+Shutdown order matters on Kubernetes: ``/readyz`` turns 503 at once so endpoints controllers
+remove the pod, the server keeps serving for ``GALE_DRAIN_SECONDS`` while that propagates, then
+stops accepting, waits for requests in flight up to the deadline, closes the DB client, exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
+
+from gale_service.app import Services, make_app
+from gale_service.db import DatabaseUnavailable, connect
+from gale_service.embedded_db import EmbeddedMongo
+from gale_service.executors import Executors
+from gale_service.health import Health
+from gale_service.inflight import InFlight
+from gale_service.settings import Settings
+from gale_service.store import ItemStore, apply_migrations
+
+log = logging.getLogger(__name__)
+MIGRATION_RETRY_SECONDS = 1.0
+
+
+def make_server(services: Services) -> HTTPServer:
+    """Tornado's HTTP server with limits chosen for an API behind a load balancer.
+
+    Tornado's defaults (100 MiB bodies, an hour of idleness) suit neither: bodies are capped a
+    little above the API's own limit so the handler can still answer 413 as problem+json, and
+    idle keep-alive connections close after ``GALE_IDLE_CONNECTION_TIMEOUT_SECONDS``.
+    ``xheaders`` (trusting ``X-Forwarded-For``) is only on when trusted proxies are configured.
+    """
+    settings = services.settings
+    return HTTPServer(
+        make_app(services),
+        xheaders=bool(settings.trusted_proxies),
+        max_body_size=settings.max_body_bytes + 64 * 1024,
+        max_header_size=settings.max_header_bytes,
+        idle_connection_timeout=settings.idle_connection_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        decompress_request=True,
+    )
+
+
+async def _migrate_when_reachable(services: Services) -> None:
+    while True:
+        try:
+            version = await apply_migrations(services.gateway)
+        except DatabaseUnavailable as error:
+            log.warning("migrations waiting for the database", extra={"error": str(error)})
+            await asyncio.sleep(MIGRATION_RETRY_SECONDS)
+            continue
+        services.health.started = True
+        log.info("migrations applied", extra={"schema_version": version})
+        return
+
+
+async def drain_then_stop(
+    server: HTTPServer, services: Services, *, stop_listening: bool = True
+) -> None:
+    settings = services.settings
+    services.health.draining = True
+    log.info("draining", extra={"drain_seconds": settings.drain_seconds})
+    await asyncio.sleep(settings.drain_seconds)
+    if stop_listening:
+        server.stop()
+    finished = await services.inflight.wait_idle(deadline=settings.shutdown_timeout_seconds)
+    if not finished:
+        log.warning("shutdown deadline passed", extra={"in_flight": services.inflight.count})
+    await server.close_all_connections()
+    await services.health.stop_monitor()
+    await services.gateway.close()
+    services.executors.shutdown()
+    log.info("stopped")
+
+
+async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri: str) -> None:
+    gateway = connect(
+        mongodb_uri,
+        database=settings.mongodb_database,
+        driver=settings.mongo_driver.value,
+        max_pool_size=settings.mongodb_max_pool_size,
+        min_pool_size=settings.mongodb_min_pool_size,
+        server_selection_timeout_ms=settings.mongodb_server_selection_timeout_ms,
+        connect_timeout_ms=settings.mongodb_connect_timeout_ms,
+        timeout_ms=settings.mongodb_timeout_ms,
+        write_concern=settings.mongodb_write_concern.value,
+        journal=settings.mongodb_journal,
+    )
+    services = Services(
+        settings=settings,
+        gateway=gateway,
+        store=ItemStore(gateway),
+        health=Health(),
+        inflight=InFlight(),
+        executors=Executors(
+            blocking_workers=settings.blocking_workers, cpu_workers=settings.cpu_workers
+        ),
+    )
+    server = make_server(services)
+    server.add_sockets(sockets)
+    services.health.start_monitor(gateway)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    host, port = sockets[0].getsockname()[:2]
+    log.info("listening", extra={"url": f"http://{host}:{port}", "driver": gateway.driver})
+    migrations = loop.create_task(_migrate_when_reachable(services))
+    await stop.wait()
+    migrations.cancel()
+    await drain_then_stop(server, services)
+
+
+def run(settings: Settings) -> None:
+    """Bind, start the embedded database in dev if needed, fork workers if asked, serve."""
+    sockets = bind_sockets(settings.port, settings.host, reuse_port=settings.workers > 1)
+    embedded: EmbeddedMongo | None = None
+    if settings.mongodb_uri is None:
+        embedded = EmbeddedMongo(settings.data_dir)
+        uri = embedded.start()
+        log.info("using the embedded dev database", extra={"uri": uri})
+    else:
+        uri = settings.mongodb_uri.get_secret_value()
+    try:
+        if settings.workers > 1:
+            from tornado.process import fork_processes
+
+            fork_processes(settings.workers)
+        asyncio.run(serve(settings, sockets, mongodb_uri=uri))
+    finally:
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,184 @@
+"""Typed settings, read once at start-up from ``GALE_*`` variables and a secrets directory.
+
+Kubernetes mounts a Secret as one file per key, so every setting can also come from a file
+named like the setting (``mongodb_uri``, ``secret_key``) in ``GALE_SECRETS_DIR``. The
+environment wins over files. Settings are frozen: nothing may change them after start-up.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEV_DATA_DIR = Path(".gale-data")
+DEFAULT_SECRETS_DIR = Path("/var/run/secrets/gale")
+#: Secrets a production start refuses to run without; dev generates and keeps them.
+REQUIRED_SECRETS = ("secret_key",)
+
+
+class Environment(enum.StrEnum):
+    DEV = "dev"
+    PRODUCTION = "production"
+
+
+class Driver(enum.StrEnum):
+    PYMONGO = "pymongo"
+    MOTOR = "motor"
+
+
+class WriteConcern(enum.StrEnum):
+    MAJORITY = "majority"
+    ONE = "1"
+
+
+class Settings(BaseSettings):
+    """Every knob the service has; the README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GALE_",
+        frozen=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    env: Environment = Environment.DEV
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8888
+    metrics_port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    secrets_dir: Path | None = None
+    data_dir: Path = DEV_DATA_DIR
+
+    mongodb_uri: SecretStr | None = None
+    mongodb_database: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,63}$")] = "gale"
+    mongo_driver: Driver = Driver.PYMONGO
+    mongodb_max_pool_size: Annotated[int, Field(ge=1, le=1000)] = 50
+    mongodb_min_pool_size: Annotated[int, Field(ge=0, le=1000)] = 0
+    mongodb_server_selection_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 2_000
+    mongodb_connect_timeout_ms: Annotated[int, Field(ge=100, le=120_000)] = 2_000
+    mongodb_timeout_ms: Annotated[int, Field(ge=100, le=600_000)] = 5_000
+    mongodb_write_concern: WriteConcern = WriteConcern.MAJORITY
+    mongodb_journal: bool = True
+
+    secret_key: SecretStr | None = None
+
+    drain_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
+    shutdown_timeout_seconds: Annotated[float, Field(ge=0, le=600)] = 20.0
+    max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 16 * 1024
+    idle_connection_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 75.0
+    body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    trusted_proxies: tuple[str, ...] = ()
+    blocking_workers: Annotated[int, Field(ge=1, le=256)] = 8
+    cpu_workers: Annotated[int, Field(ge=1, le=64)] = 2
+
+    log_level: Annotated[str, Field(pattern=r"^(?i:debug|info|warning|error)$")] = "info"
+    log_format: Annotated[str, Field(pattern=r"^(auto|json|text)$")] = "auto"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first, then the secrets directory's files."""
+        return (init_settings, env_settings, file_secret_settings)
+
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _mongodb_uri_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            scheme = urlsplit(value.get_secret_value()).scheme
+            if scheme not in {"mongodb", "mongodb+srv"}:
+                raise ValueError("must start with mongodb:// or mongodb+srv://")
+        return value
+
+    @model_validator(mode="after")
+    def _production_needs_real_secrets(self) -> Self:
+        if self.env is Environment.PRODUCTION:
+            if self.mongodb_uri is None:
+                raise ValueError("mongodb_uri: required when GALE_ENV=production")
+            for name in REQUIRED_SECRETS:
+                value = getattr(self, name)
+                if value is None or len(value.get_secret_value()) < 32:
+                    raise ValueError(
+                        f"{name}: production needs a real secret of at least 32 characters "
+                        f"(GALE_{name.upper()} or a file in the secrets directory)"
+                    )
+        if self.mongodb_min_pool_size > self.mongodb_max_pool_size:
+            raise ValueError("mongodb_min_pool_size: must not exceed mongodb_max_pool_size")
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.env is Environment.DEV
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; the message names it and says what is wrong."""
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if location:
+        return f"GALE_{location.upper()}: {message}"
+    return message
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, or raise :class:`SettingsError` naming the bad one."""
+    secrets_dir = os.environ.get("GALE_SECRETS_DIR")
+    if secrets_dir is None:
+        is_dev = os.environ.get("GALE_ENV", "dev").lower() == "dev"
+        default = DEV_DATA_DIR / "secrets" if is_dev else DEFAULT_SECRETS_DIR
+        secrets_dir = str(default)
+    directory = Path(secrets_dir)
+    try:
+        return Settings(
+            _secrets_dir=directory if directory.is_dir() else None,  # type: ignore[call-arg]
+            secrets_dir=directory,
+            **overrides,
+        )
+    except ValidationError as error:
+        raise SettingsError(_describe(error)) from None
+
+
+def ensure_dev_secrets(settings: Settings) -> Settings:
+    """In dev, generate the secrets production would refuse to run without, and keep them.
+
+    They are written to the secrets directory so a restart keeps sessions and tokens valid.
+    """
+    if not settings.is_dev:
+        return settings
+    missing = {name for name in REQUIRED_SECRETS if getattr(settings, name) is None}
+    if not missing:
+        return settings
+    directory = settings.secrets_dir or DEV_DATA_DIR / "secrets"
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    generated: dict[str, Any] = {}
+    for name in sorted(missing):
+        path = directory / name
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        generated[name] = SecretStr(path.read_text().strip())
+    return settings.model_copy(update=generated)
+
+
+def exit_on_bad_settings(error: SettingsError) -> NoReturn:
+    """One line on stderr and exit code 2, the convention for a usage/configuration error."""
+    print(f"gale-service: invalid setting: {error}", file=sys.stderr)
+    raise SystemExit(2)

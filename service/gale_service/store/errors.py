@@ -1,0 +1,20 @@
+"""What the store can refuse, in domain terms the handlers map to HTTP."""
+
+from gale_service.db import DatabaseUnavailable
+
+
+class ItemNotFound(LookupError):
+    """No such item (or a malformed id, which can never name one)."""
+
+
+class PreconditionFailed(Exception):
+    """The caller's expected version is not the stored one; nothing was changed."""
+
+    def __init__(self, *, current_version: int) -> None:
+        super().__init__(f"the item is at version {current_version}")
+        self.current_version = current_version
+
+
+StoreUnavailable = DatabaseUnavailable
+
+__all__ = ["ItemNotFound", "PreconditionFailed", "StoreUnavailable"]

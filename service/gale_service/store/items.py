@@ -1,0 +1,183 @@
+"""Items in MongoDB, with optimistic concurrency and the outbox event in one transaction.
+
+Listing is keyset-paginated on ``_id`` (an ObjectId, increasing with insertion): an item that
+existed when paging started is returned exactly once however the collection changes meanwhile,
+which offset pagination cannot promise.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+
+from gale_service.db import MongoGateway
+from gale_service.db.driver import Document, Session, translate_errors
+from gale_service.store.errors import ItemNotFound, PreconditionFailed
+from gale_service.store.events import EventLog
+
+ITEMS = "items"
+
+
+def _now() -> datetime:
+    """The current time at BSON's millisecond precision, so responses match what's stored."""
+    now = _now()
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class InvalidCursor(ValueError):
+    """A listing cursor that this service did not issue, or issued for another query."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Document]
+    next_cursor: str | None
+
+
+def _object_id(item_id: str) -> ObjectId:
+    try:
+        return ObjectId(item_id)
+    except (InvalidId, TypeError):
+        raise ItemNotFound(item_id) from None
+
+
+def encode_cursor(*, after: str, tag: str | None) -> str:
+    raw = json.dumps({"a": after, "t": tag}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, *, tag: str | None) -> ObjectId:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        after = ObjectId(data["a"])
+    except (ValueError, KeyError, TypeError, InvalidId, binascii.Error):
+        raise InvalidCursor("cursor is not one this service issued") from None
+    if data.get("t") != tag:
+        raise InvalidCursor("cursor was issued for a different tag filter")
+    return after
+
+
+def to_public(document: Mapping[str, Any]) -> Document:
+    """The stored document as the API shows it (``_id`` becomes ``id``)."""
+    public = {key: value for key, value in document.items() if key != "_id"}
+    public["id"] = str(document["_id"])
+    return public
+
+
+class ItemStore:
+    """CRUD for items; every write also appends its event, atomically."""
+
+    def __init__(self, gateway: MongoGateway) -> None:
+        self._gateway = gateway
+        self._items = gateway.collection(ITEMS)
+        self.events = EventLog(gateway)
+
+    async def create(self, fields: Mapping[str, Any], *, owner: str) -> Document:
+        now = _now()
+        document: Document = {
+            "_id": ObjectId(),
+            **fields,
+            "owner": owner,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+
+        async def write(session: Session) -> None:
+            await self._items.insert_one(document, session=session)
+            await self.events.append(session, type="item.created", item=document, at=now)
+
+        async with translate_errors():
+            await self._gateway.in_transaction(write)
+        return to_public(document)
+
+    async def get(self, item_id: str) -> Document:
+        oid = _object_id(item_id)
+        async with translate_errors():
+            document = await self._items.find_one({"_id": oid})
+        if document is None:
+            raise ItemNotFound(item_id)
+        return to_public(document)
+
+    async def list(self, *, limit: int, cursor: str | None = None, tag: str | None = None) -> Page:
+        query: dict[str, Any] = {}
+        if tag is not None:
+            query["tags"] = tag
+        if cursor is not None:
+            query["_id"] = {"$gt": decode_cursor(cursor, tag=tag)}
+        async with translate_errors():
+            found = self._items.find(query).sort("_id", 1).limit(limit + 1)
+            documents = [document async for document in found]
+        has_more = len(documents) > limit
+        documents = documents[:limit]
+        next_cursor = encode_cursor(after=str(documents[-1]["_id"]), tag=tag) if has_more else None
+        return Page(items=[to_public(d) for d in documents], next_cursor=next_cursor)
+
+    async def replace(
+        self, item_id: str, fields: Mapping[str, Any], *, expected_version: int | None = None
+    ) -> Document:
+        """Overwrite the writable fields; ``expected_version`` makes it conditional (If-Match)."""
+        oid = _object_id(item_id)
+        now = _now()
+        query: dict[str, Any] = {"_id": oid}
+        if expected_version is not None:
+            query["version"] = expected_version
+
+        async def write(session: Session) -> Document | None:
+            updated: Document | None = await self._items.find_one_and_update(
+                query,
+                {"$set": {**fields, "updated_at": now}, "$inc": {"version": 1}},
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            if updated is not None:
+                await self.events.append(session, type="item.updated", item=updated, at=now)
+            return updated
+
+        async with translate_errors():
+            updated = await self._gateway.in_transaction(write)
+        if updated is None:
+            raise await self._why_unchanged(oid, item_id)
+        return to_public(updated)
+
+    async def delete(self, item_id: str, *, expected_version: int | None = None) -> None:
+        oid = _object_id(item_id)
+        now = _now()
+        query: dict[str, Any] = {"_id": oid}
+        if expected_version is not None:
+            query["version"] = expected_version
+
+        async def write(session: Session) -> Document | None:
+            deleted: Document | None = await self._items.find_one_and_delete(query, session=session)
+            if deleted is not None:
+                await self.events.append(session, type="item.deleted", item=deleted, at=now)
+            return deleted
+
+        async with translate_errors():
+            deleted = await self._gateway.in_transaction(write)
+        if deleted is None:
+            raise await self._why_unchanged(oid, item_id)
+
+    async def export(self, *, batch_size: int = 500) -> AsyncIterator[Document]:
+        """Every item in ``_id`` order, streamed from a server-side cursor in batches."""
+        async with translate_errors():
+            cursor = self._items.find({}).sort("_id", 1).batch_size(batch_size)
+            async for document in cursor:
+                yield to_public(document)
+
+    async def _why_unchanged(self, oid: ObjectId, item_id: str) -> Exception:
+        async with translate_errors():
+            current = await self._items.find_one({"_id": oid}, {"version": 1})
+        if current is None:
+            return ItemNotFound(item_id)
+        return PreconditionFailed(current_version=int(current["version"]))

@@ -1,0 +1,58 @@
+"""Indexes and data migrations, applied at start-up, idempotently, recorded in one document.
+
+Each step runs once per database: the ``schema_version`` document records the highest applied
+step, and index creation is itself idempotent, so two replicas starting together are safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from pymongo import ASCENDING
+
+from gale_service.db import MongoGateway
+from gale_service.db.driver import translate_errors
+
+log = logging.getLogger(__name__)
+META = "meta"
+VERSION_ID = "schema_version"
+
+Migration = Callable[[MongoGateway], Awaitable[None]]
+
+
+async def _items_indexes(gateway: MongoGateway) -> None:
+    items = gateway.collection("items")
+    await items.create_index([("tags", ASCENDING), ("_id", ASCENDING)], name="tags_id")
+    await items.create_index([("owner", ASCENDING), ("_id", ASCENDING)], name="owner_id")
+
+
+async def _events_indexes(gateway: MongoGateway) -> None:
+    await gateway.collection("events").create_index([("at", ASCENDING)], name="at")
+
+
+MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
+    (1, "items: tag and owner listing indexes", _items_indexes),
+    (2, "events: time index for audit queries", _events_indexes),
+)
+
+
+async def apply_migrations(gateway: MongoGateway) -> int:
+    """Apply every step above the recorded version and return the version reached."""
+    meta = gateway.collection(META)
+    async with translate_errors():
+        record = await meta.find_one({"_id": VERSION_ID})
+        current = int(record["version"]) if record else 0
+        for version, description, step in MIGRATIONS:
+            if version <= current:
+                continue
+            log.info("applying migration", extra={"version": version, "step": description})
+            await step(gateway)
+            await meta.update_one(
+                {"_id": VERSION_ID},
+                {"$set": {"version": version, "applied_at": datetime.now(UTC)}},
+                upsert=True,
+            )
+            current = version
+    return current
