@@ -29,7 +29,7 @@ ITEMS = "items"
 
 def _now() -> datetime:
     """The current time at BSON's millisecond precision, so responses match what's stored."""
-    now = _now()
+    now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
