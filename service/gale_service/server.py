@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import socket
+from dataclasses import dataclass
 
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
@@ -61,26 +62,16 @@ async def _migrate_when_reachable(services: Services) -> None:
         return
 
 
-async def drain_then_stop(
-    server: HTTPServer, services: Services, *, stop_listening: bool = True
-) -> None:
-    settings = services.settings
-    services.health.draining = True
-    log.info("draining", extra={"drain_seconds": settings.drain_seconds})
-    await asyncio.sleep(settings.drain_seconds)
-    if stop_listening:
-        server.stop()
-    finished = await services.inflight.wait_idle(deadline=settings.shutdown_timeout_seconds)
-    if not finished:
-        log.warning("shutdown deadline passed", extra={"in_flight": services.inflight.count})
-    await server.close_all_connections()
-    await services.health.stop_monitor()
-    await services.gateway.close()
-    services.executors.shutdown()
-    log.info("stopped")
+@dataclass
+class RunningService:
+    """A started service: what ``drain_then_stop`` needs to take it down in order."""
+
+    services: Services
+    server: HTTPServer
+    migrations: asyncio.Task[None]
 
 
-async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri: str) -> None:
+def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
     gateway = connect(
         mongodb_uri,
         database=settings.mongodb_database,
@@ -93,7 +84,7 @@ async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri
         write_concern=settings.mongodb_write_concern.value,
         journal=settings.mongodb_journal,
     )
-    services = Services(
+    return Services(
         settings=settings,
         gateway=gateway,
         store=ItemStore(gateway),
@@ -103,19 +94,48 @@ async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri
             blocking_workers=settings.blocking_workers, cpu_workers=settings.cpu_workers
         ),
     )
+
+
+def start(services: Services, sockets: list[socket.socket]) -> RunningService:
+    """Serve on ``sockets`` at once; migrations run in the background (``/startupz``)."""
     server = make_server(services)
     server.add_sockets(sockets)
-    services.health.start_monitor(gateway)
+    services.health.start_monitor(services.gateway)
+    migrations = asyncio.get_running_loop().create_task(_migrate_when_reachable(services))
+    return RunningService(services=services, server=server, migrations=migrations)
+
+
+async def drain_then_stop(running: RunningService) -> None:
+    services, server = running.services, running.server
+    settings = services.settings
+    running.migrations.cancel()
+    services.health.draining = True
+    log.info("draining", extra={"drain_seconds": settings.drain_seconds})
+    await asyncio.sleep(settings.drain_seconds)
+    server.stop()
+    finished = await services.inflight.wait_idle(deadline=settings.shutdown_timeout_seconds)
+    if not finished:
+        log.warning("shutdown deadline passed", extra={"in_flight": services.inflight.count})
+    await server.close_all_connections()
+    await services.health.stop_monitor()
+    await services.gateway.close()
+    services.executors.shutdown()
+    log.info("stopped")
+
+
+async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri: str) -> None:
+    running = start(create_services(settings, mongodb_uri=mongodb_uri), sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     host, port = sockets[0].getsockname()[:2]
-    log.info("listening", extra={"url": f"http://{host}:{port}", "driver": gateway.driver})
-    migrations = loop.create_task(_migrate_when_reachable(services))
+    log.info(
+        "listening",
+        extra={"url": f"http://{host}:{port}", "driver": running.services.gateway.driver},
+    )
     await stop.wait()
-    migrations.cancel()
-    await drain_then_stop(server, services)
+    await drain_then_stop(running)
 
 
 def run(settings: Settings) -> None:

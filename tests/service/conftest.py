@@ -1,0 +1,39 @@
+"""Fixtures for the service: one SecantusDB server per session, a live service per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.mongo import SecantusServer
+from tests.service.harness import LiveService, live_service
+
+DRIVERS = ("pymongo", "motor")
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecantusServer]:
+    server = SecantusServer(tmp_path_factory.mktemp("secantus") / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=DRIVERS)
+def driver(request: pytest.FixtureRequest) -> str:
+    """Every test that uses this runs once per driver."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+async def service(mongo_server: SecantusServer, driver: str) -> AsyncIterator[LiveService]:
+    async with live_service(mongo_server.uri, driver=driver) as live:
+        yield live
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "gale-data"

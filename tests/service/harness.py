@@ -1,0 +1,87 @@
+"""Run the real service in-process on a free loopback port, against a real SecantusDB."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from gale_service.app import Services
+from gale_service.server import RunningService, create_services, drain_then_stop, start
+from gale_service.settings import Settings
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
+from tornado.netutil import bind_sockets
+
+FAST_SHUTDOWN = {"drain_seconds": 0.0, "shutdown_timeout_seconds": 2.0}
+
+
+@dataclass
+class LiveService:
+    """A started service and an HTTP client pointed at it."""
+
+    base_url: str
+    running: RunningService
+    client: AsyncHTTPClient
+
+    @property
+    def services(self) -> Services:
+        return self.running.services
+
+    async def fetch(
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        json_body: Any = None,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> HTTPResponse:
+        all_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body)
+            all_headers.setdefault("Content-Type", "application/json")
+        if body is None and method in {"POST", "PUT", "PATCH"}:
+            body = b""
+        return await self.client.fetch(
+            self.base_url + path,
+            method=method,
+            body=body,
+            headers=all_headers,
+            raise_error=False,
+            allow_nonstandard_methods=True,
+            **kwargs,
+        )
+
+
+def settings_for_test(**overrides: Any) -> Settings:
+    """Settings for an in-process service: a fresh database name per test isolates data."""
+    values: dict[str, Any] = {
+        "mongodb_database": f"t_{uuid.uuid4().hex[:16]}",
+        "secret_key": "x" * 48,
+        **FAST_SHUTDOWN,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def live_service(
+    mongodb_uri: str, *, driver: str = "pymongo", wait_started: bool = True, **overrides: Any
+) -> AsyncIterator[LiveService]:
+    settings = settings_for_test(mongo_driver=driver, **overrides)
+    sockets = bind_sockets(0, "127.0.0.1")
+    port = sockets[0].getsockname()[1]
+    running = start(create_services(settings, mongodb_uri=mongodb_uri), sockets)
+    client = AsyncHTTPClient(force_instance=True)
+    live = LiveService(base_url=f"http://127.0.0.1:{port}", running=running, client=client)
+    try:
+        if wait_started:
+            await running.migrations
+        yield live
+    finally:
+        client.close()
+        await drain_then_stop(running)
