@@ -1,0 +1,65 @@
+"""What differs between a desired object and the observed one, as a minimal merge patch.
+
+The API server and other controllers add fields the operator never sets (defaults, status,
+annotations, HPA-managed replicas). Comparing "is desired a subset of observed" leaves
+those alone, so an unchanged object costs no write and nobody's field is fought over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+#: Maps whose keys the operator owns exactly: keys it no longer wants are removed.
+EXACT_MAPS: frozenset[tuple[str, ...]] = frozenset({("data",)})
+
+
+def is_subset(desired: Any, observed: Any) -> bool:
+    """Whether everything ``desired`` says is already true of ``observed``."""
+    if isinstance(desired, Mapping):
+        if not isinstance(observed, Mapping):
+            return False
+        return all(key in observed and is_subset(v, observed[key]) for key, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(observed, list) or len(desired) != len(observed):
+            return False
+        return all(is_subset(d, o) for d, o in zip(desired, observed, strict=True))
+    return bool(desired == observed)
+
+
+def merge_patch(
+    desired: Mapping[str, Any],
+    observed: Mapping[str, Any],
+    *,
+    path: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The smallest JSON merge patch that makes ``observed`` satisfy ``desired``.
+
+    Lists are replaced whole (merge-patch semantics); maps are recursed into; keys absent
+    from ``desired`` are left alone except in :data:`EXACT_MAPS`.
+    """
+    patch: dict[str, Any] = {}
+    for key, want in desired.items():
+        have = observed.get(key)
+        if key in observed and is_subset(want, have) and (*path, key) not in EXACT_MAPS:
+            continue
+        if isinstance(want, Mapping) and isinstance(have, Mapping):
+            sub = merge_patch(want, have, path=(*path, key))
+            if sub:
+                patch[key] = sub
+        else:
+            patch[key] = want
+    if path in EXACT_MAPS:
+        patch.update({key: None for key in observed if key not in desired})
+    return patch
+
+
+def spec_patch(desired: Mapping[str, Any], observed: Mapping[str, Any]) -> dict[str, Any]:
+    """The patch for a child: its labels, owner references and content, never its status."""
+    body = {key: value for key, value in desired.items() if key not in {"apiVersion", "kind"}}
+    meta = body.pop("metadata", {})
+    wanted = {
+        "metadata": {k: meta[k] for k in ("labels", "annotations", "ownerReferences") if k in meta},
+        **body,
+    }
+    return merge_patch(wanted, observed)

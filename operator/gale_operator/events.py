@@ -1,0 +1,58 @@
+"""Which Kubernetes Events a reconcile pass deserves: creations, scaling, config changes, errors.
+
+Derived from the pass's outcome rather than sprinkled through the code, so the event
+vocabulary (reasons) lives in one place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from gale_operator.core import kinds
+from gale_operator.core.status import Problem
+from gale_operator.kube.apply import Action, Applied
+from gale_operator.kube.reconcile import Outcome
+
+
+@dataclasses.dataclass(frozen=True)
+class Notice:
+    type: str  # "Normal" | "Warning"
+    reason: str
+    message: str
+
+
+def notices(outcome: Outcome, *, previous_problem: Problem | None) -> list[Notice]:
+    """Events for what this pass changed, and a Warning when a (new) problem appeared."""
+    result = [notice for applied in outcome.applied for notice in _for_applied(applied)]
+    if outcome.problem is not None and outcome.problem != previous_problem:
+        result.append(Notice("Warning", outcome.problem.reason, outcome.problem.message))
+    return result
+
+
+def _for_applied(applied: Applied) -> list[Notice]:
+    what = f"{applied.kind.kind} {applied.name}"
+    if applied.action is Action.CREATED:
+        return [Notice("Normal", "Created", f"Created {what}")]
+    if applied.action is Action.DELETED:
+        return [Notice("Normal", "Deleted", f"Deleted {what}, no longer wanted by the spec")]
+    if applied.action is not Action.PATCHED:
+        return []
+    if applied.kind == kinds.CONFIGMAP:
+        keys = sorted((applied.patch.get("data") or {}).keys())
+        return [Notice("Normal", "ConfigChanged", f"Changed {what} keys {keys}; pods will roll")]
+    found: list[Notice] = []
+    spec_patch: Mapping[str, Any] = applied.patch.get("spec") or {}
+    if applied.kind == kinds.DEPLOYMENT and "replicas" in spec_patch:
+        before = ((applied.before or {}).get("spec") or {}).get("replicas")
+        found.append(
+            Notice("Normal", "Scaled", f"Scaled {what} from {before} to {spec_patch['replicas']}")
+        )
+        spec_patch = {k: v for k, v in spec_patch.items() if k != "replicas"}
+    fields = sorted(
+        {*(k for k in applied.patch if k != "spec"), *(f"spec.{k}" for k in spec_patch)}
+    )
+    if fields:
+        found.append(Notice("Normal", "Updated", f"Updated {what}: {', '.join(fields)}"))
+    return found

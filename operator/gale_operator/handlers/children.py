@@ -1,0 +1,57 @@
+"""Watching the children: an in-memory index of them, and waking their parent on change.
+
+The index lets a reconcile pass see every child without a single API read; the wake-up
+makes a deleted or hand-edited child come back within moments, not at the next tick.
+ServiceMonitors are read on demand instead: their CRD may not exist in the cluster.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from gale_operator.core import kinds
+from gale_operator.core.naming import INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+from gale_operator.handlers.runtime import runtime_of
+
+CHILD_LABELS: dict[str, Any] = {MANAGED_BY_LABEL: MANAGED_BY, INSTANCE_LABEL: kopf.PRESENT}
+INDEXED_KINDS: tuple[kinds.Kind, ...] = tuple(
+    kind for kind in kinds.CHILD_KINDS if kind != kinds.SERVICE_MONITOR
+)
+
+
+def index_id(kind: kinds.Kind) -> str:
+    """The kwarg name under which kopf hands the index of ``kind`` to every handler."""
+    return f"gale_{kind.plural}"
+
+
+def observed_child(
+    indexes: Mapping[str, Any], kind: kinds.Kind, key: tuple[str, str]
+) -> dict[str, Any] | None:
+    index = indexes.get(index_id(kind))
+    store = index.get(key) if index is not None else None
+    return next(iter(store), None) if store is not None else None
+
+
+def _selector(kind: kinds.Kind) -> tuple[str, ...]:
+    return (kind.group, kind.version, kind.plural) if kind.group else (kind.version, kind.plural)
+
+
+def index_child(
+    namespace: str | None, labels: Mapping[str, str], body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(namespace or "", labels[INSTANCE_LABEL]): copy.deepcopy(dict(body))}
+
+
+async def wake_parent(
+    namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
+) -> None:
+    runtime_of(memo).wake((namespace or "", labels[INSTANCE_LABEL]))
+
+
+for _kind in INDEXED_KINDS:
+    kopf.index(*_selector(_kind), id=index_id(_kind), labels=CHILD_LABELS)(index_child)
+    kopf.on.event(*_selector(_kind), id=f"wake_on_{_kind.plural}", labels=CHILD_LABELS)(wake_parent)

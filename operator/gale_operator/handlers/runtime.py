@@ -1,0 +1,57 @@
+"""What the handlers share at run time, kept in kopf's operator-wide memo.
+
+kopf gives each object a shallow copy of the operator memo, so the one :class:`Runtime`
+instance (client, wake-up events, intervals) is shared by all handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import Any
+
+from gale_operator.core import kinds
+from gale_operator.kube.client import KubeClient
+
+#: How long a "does the ServiceMonitor CRD exist" answer is trusted.
+DISCOVERY_TTL_SECONDS = 60.0
+
+
+@dataclasses.dataclass
+class Runtime:
+    reconcile_interval: float
+    client: KubeClient | None = None
+    wakeups: dict[tuple[str, str], asyncio.Event] = dataclasses.field(default_factory=dict)
+    _discovery: dict[kinds.Kind, tuple[float, bool]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def api(self) -> KubeClient:
+        if self.client is None:
+            raise RuntimeError("the API client is not connected yet (startup has not run)")
+        return self.client
+
+    def wakeup(self, key: tuple[str, str]) -> asyncio.Event:
+        return self.wakeups.setdefault(key, asyncio.Event())
+
+    def wake(self, key: tuple[str, str]) -> None:
+        """Ask the Microservice's reconcile loop to run now instead of at its next tick."""
+        event = self.wakeups.get(key)
+        if event is not None:
+            event.set()
+
+    async def serves(self, kind: kinds.Kind) -> bool:
+        now = time.monotonic()
+        cached = self._discovery.get(kind)
+        if cached is not None and now - cached[0] < DISCOVERY_TTL_SECONDS:
+            return cached[1]
+        served = await self.api.serves(kind)
+        self._discovery[kind] = (now, served)
+        return served
+
+
+def runtime_of(memo: Any) -> Runtime:
+    runtime = memo.get("runtime") if hasattr(memo, "get") else None
+    if not isinstance(runtime, Runtime):
+        raise RuntimeError("kopf was started without the Gale runtime in its memo")
+    return runtime

@@ -1,0 +1,1 @@
+"""The API-facing layer: a non-blocking client, child apply, and the reconcile pass."""

@@ -1,0 +1,172 @@
+"""One level-based reconcile pass: bring every child in line, then report status.
+
+Called the same way whether a spec changed, a child changed or a timer fired, so a missed
+event is only ever a delay. A problem (bad reference, API failure) stops the pass and is
+reported in the status; nothing already created is deleted because of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from gale_operator.core import conditions, kinds
+from gale_operator.core.desired import desired_objects
+from gale_operator.core.diff import merge_patch
+from gale_operator.core.naming import Owner
+from gale_operator.core.spec import MicroserviceSpec, SpecError, parse_spec
+from gale_operator.core.status import Problem, desired_status
+from gale_operator.kube.apply import Action, Applied, ChildConflict, apply_child
+from gale_operator.kube.client import ApiError, KubeClient
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    applied: tuple[Applied, ...]
+    problem: Problem | None
+    status: Mapping[str, Any]
+
+
+def owner_of(body: Mapping[str, Any]) -> Owner:
+    meta = body["metadata"]
+    return Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+async def check_references(client: KubeClient, spec: MicroserviceSpec, *, owner: Owner) -> None:
+    """Raise a :class:`Problem` if the MongoDB Secret or its key is missing."""
+    ref = spec.mongodb.uri_secret
+    secret = await client.get(kinds.SECRET, namespace=owner.namespace, name=ref.name)
+    if secret is None:
+        raise ReferenceProblem(
+            "SecretNotFound",
+            f"Secret {owner.namespace}/{ref.name} (spec.mongodb.uriSecretRef) does not exist",
+        )
+    data = secret.get("data") or {}
+    if not data.get(ref.key):
+        raise ReferenceProblem(
+            "SecretKeyNotFound",
+            f"Secret {owner.namespace}/{ref.name} has no non-empty key {ref.key!r} "
+            "(spec.mongodb.uriSecretRef.key)",
+        )
+
+
+class ReferenceProblem(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = Problem(reason, message)
+
+
+async def reconcile(
+    client: KubeClient,
+    body: Mapping[str, Any],
+    *,
+    observed: Mapping[kinds.Kind, Mapping[str, Any] | None],
+    service_monitor_available: bool,
+    now: datetime.datetime,
+) -> Outcome:
+    """Apply the desired children in order, then patch the status if it changed."""
+    owner = owner_of(body)
+    generation = int(body["metadata"].get("generation", 1))
+    applied: list[Applied] = []
+    problem: Problem | None = None
+    spec: MicroserviceSpec | None = None
+    try:
+        spec = parse_spec(body.get("spec") or {})
+        await check_references(client, spec, owner=owner)
+        wanted = desired_objects(
+            spec, owner=owner, service_monitor_available=service_monitor_available
+        )
+        for kind, manifest in wanted.items():
+            name = manifest["metadata"]["name"] if manifest else _child_name(kind, owner)
+            applied.append(
+                await apply_child(
+                    client,
+                    kind,
+                    owner=owner,
+                    name=name,
+                    desired=manifest,
+                    observed=observed.get(kind),
+                )
+            )
+    except SpecError as exc:
+        problem = Problem("InvalidSpec", str(exc))
+    except ReferenceProblem as exc:
+        problem = exc.problem
+    except ChildConflict as exc:
+        problem = Problem("ChildConflict", str(exc))
+    except ApiError as exc:
+        problem = Problem("ApplyFailed", f"API request failed: {exc}")
+
+    deployment = _deployment_after(applied, observed)
+    status: Mapping[str, Any] = body.get("status") or {}
+    if spec is not None:
+        status = desired_status(
+            spec,
+            owner=owner,
+            generation=generation,
+            deployment=deployment,
+            previous=status,
+            problem=problem,
+            now=now,
+        )
+    else:
+        status = _problem_only_status(status, problem, generation=generation, now=now)
+    await write_status(client, owner=owner, previous=body.get("status") or {}, status=status)
+    return Outcome(tuple(applied), problem, status)
+
+
+async def write_status(
+    client: KubeClient, *, owner: Owner, previous: Mapping[str, Any], status: Mapping[str, Any]
+) -> bool:
+    """Patch only the status fields that differ; no request at all when none does."""
+    patch = merge_patch(status, previous)
+    if not patch:
+        return False
+    await client.patch(
+        kinds.MICROSERVICE,
+        namespace=owner.namespace,
+        name=owner.name,
+        patch={"status": patch},
+        subresource="status",
+    )
+    return True
+
+
+def _child_name(kind: kinds.Kind, owner: Owner) -> str:
+    return owner.config_map_name if kind == kinds.CONFIGMAP else owner.name
+
+
+def _deployment_after(
+    applied: list[Applied], observed: Mapping[kinds.Kind, Mapping[str, Any] | None]
+) -> Mapping[str, Any] | None:
+    for result in applied:
+        if result.kind == kinds.DEPLOYMENT and result.action is not Action.DELETED:
+            return result.obj
+    return observed.get(kinds.DEPLOYMENT)
+
+
+def _problem_only_status(
+    previous: Mapping[str, Any],
+    problem: Problem | None,
+    *,
+    generation: int,
+    now: datetime.datetime,
+) -> dict[str, Any]:
+    cond = conditions.Condition(
+        conditions.DEGRADED,
+        conditions.Status.TRUE,
+        problem.reason if problem else "InvalidSpec",
+        problem.message if problem else "",
+    )
+    return {
+        **previous,
+        "observedGeneration": generation,
+        "conditions": conditions.upsert_all(
+            previous.get("conditions") or conditions.initial(generation=generation, now=now),
+            [cond],
+            generation=generation,
+            now=now,
+        ),
+    }
