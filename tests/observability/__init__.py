@@ -1,0 +1,1 @@
+"""Tests of the observability assets Gale ships: dashboards, alert rules, collector config."""
