@@ -11,12 +11,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from gale_operator.core import tls
 from gale_operator.core.durations import parse_duration
+from gale_operator.core.naming import Owner
 from gale_operator.core.pki import (
     CertificateAuthority,
     certificate_dns_names,
     generate_ca,
     issue_serving_certificate,
 )
+from gale_operator.core.spec import TLS, IssuerRef, SpecError, TLSMode
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 DAY = datetime.timedelta(days=1)
@@ -186,40 +188,58 @@ def test_why_a_certificate_must_be_reissued(ca: CertificateAuthority) -> None:
     assert "api.example.com" in changed.message
 
 
-def test_secret_data_carries_the_keys_pods_and_cert_manager_agree_on(
-    ca: CertificateAuthority,
-) -> None:
+OWNER = Owner(name="api", namespace="shop", uid="uid-1")
+
+
+def test_secrets_carry_the_keys_pods_and_cert_manager_agree_on(ca: CertificateAuthority) -> None:
     issued = issue_serving_certificate(ca, dns_names=NAMES, now=NOW, duration=NINETY_DAYS)
-    data = tls.serving_secret_data(issued)
-    assert set(data) == {"tls.crt", "tls.key", "ca.crt"}
-    assert base64.b64decode(data["ca.crt"]) == ca.cert_pem
-    secret = tls.desired_tls_secret("api-tls", namespace="shop", data=data, labels={"a": "b"})
+    secret = tls.desired_serving_secret(issued, owner=OWNER)
     assert secret["type"] == "kubernetes.io/tls"
-    assert secret["metadata"] == {"name": "api-tls", "namespace": "shop", "labels": {"a": "b"}}
-    assert tls.stored_certificate(data) == issued.certificate
+    assert secret["metadata"]["name"] == "api-tls"
+    assert [ref["uid"] for ref in secret["metadata"]["ownerReferences"]] == ["uid-1"]
+    assert set(secret["data"]) == {"tls.crt", "tls.key", "ca.crt"}
+    assert base64.b64decode(secret["data"]["ca.crt"]) == ca.cert_pem
+    assert tls.stored_certificate(secret["data"]) == issued.certificate
+
+
+def test_the_ca_secret_is_shared_so_no_microservice_owns_it(ca: CertificateAuthority) -> None:
+    secret = tls.desired_ca_secret(ca, namespace="shop")
+    assert secret["metadata"]["name"] == "gale-ca"
+    assert "ownerReferences" not in secret["metadata"]
+    assert tls.load_authority(secret["data"], now=NOW) == ca
 
 
 def test_the_cert_manager_certificate_asks_for_the_same_secret_and_names() -> None:
-    names = tls.serving_dns_names("api", "shop", ["api.example.com"])
-    certificate = tls.desired_certificate(
-        "api",
-        namespace="shop",
-        dns_names=names,
-        issuer_ref={"name": "letsencrypt", "kind": "ClusterIssuer"},
-        duration="2160h",
-        renew_before="360h",
-        labels={"app.kubernetes.io/name": "api"},
+    spec = TLS(
+        mode=TLSMode.CERT_MANAGER,
+        issuer_ref=IssuerRef(name="letsencrypt", kind="ClusterIssuer"),
+        dns_names=("api.example.com",),
+        duration="720h",
+        renew_before="240h",
     )
+    certificate = tls.desired_certificate(spec, owner=OWNER)
     assert certificate["apiVersion"] == "cert-manager.io/v1"
     assert certificate["kind"] == "Certificate"
     assert certificate["metadata"]["name"] == "api"
-    spec = certificate["spec"]
-    assert spec["secretName"] == "api-tls"
-    assert spec["dnsNames"] == list(names)
-    assert spec["issuerRef"] == {
+    assert [ref["uid"] for ref in certificate["metadata"]["ownerReferences"]] == ["uid-1"]
+    body = certificate["spec"]
+    assert body["secretName"] == "api-tls"
+    assert body["dnsNames"] == [*tls.service_dns_names("api", "shop"), "api.example.com"]
+    assert body["issuerRef"] == {
         "name": "letsencrypt",
         "kind": "ClusterIssuer",
         "group": "cert-manager.io",
     }
-    assert (spec["duration"], spec["renewBefore"]) == ("2160h", "360h")
-    assert spec["privateKey"]["rotationPolicy"] == "Always"
+    assert (body["duration"], body["renewBefore"]) == ("720h", "240h")
+    assert body["privateKey"]["rotationPolicy"] == "Always"
+
+
+def test_a_cert_manager_mode_without_issuer_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match="issuerRef"):
+        tls.desired_certificate(TLS(mode=TLSMode.CERT_MANAGER), owner=OWNER)
+
+
+def test_spec_durations_are_parsed_or_refused_naming_the_field() -> None:
+    assert tls.durations(TLS()) == (NINETY_DAYS, FIFTEEN_DAYS)
+    with pytest.raises(SpecError, match=r"spec\.tls: invalid duration '5d'"):
+        tls.durations(TLS(duration="5d"))

@@ -1,4 +1,4 @@
-"""What TLSReady and status.tls say in each TLS mode."""
+"""What TLSReady and status.tls say in each TLS mode, and how they merge into the status."""
 
 from __future__ import annotations
 
@@ -6,38 +6,54 @@ import datetime
 from typing import Any
 
 import pytest
+from gale_operator.core.conditions import Status
+from gale_operator.core.naming import Owner
 from gale_operator.core.pki import generate_ca, issue_serving_certificate
 from gale_operator.core.tls_status import (
     CERT_MANAGER_MISSING,
+    TLS_READY,
+    TLSReport,
+    cert_manager_missing,
     cert_manager_report,
     self_signed_report,
+    with_tls_status,
 )
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 DAY = datetime.timedelta(days=1)
+OWNER = Owner(name="api", namespace="shop", uid="uid-1")
 
 
 def test_self_signed_reports_the_secret_expiry_and_renewal_time() -> None:
     ca = generate_ca("shop", now=NOW)
     cert = issue_serving_certificate(ca, dns_names=("api",), now=NOW, duration=90 * DAY).certificate
-    report = self_signed_report("api", cert, now=NOW + DAY, renew_before=15 * DAY)
-    assert (report.status, report.reason, report.degraded) == ("True", "Issued", False)
-    assert report.tls == {
+
+    def report(now: datetime.datetime) -> TLSReport:
+        return self_signed_report(cert, owner=OWNER, now=now, renew_before=15 * DAY)
+
+    valid = report(NOW + DAY)
+    assert (valid.status, valid.reason, valid.degraded) == (Status.TRUE, "Issued", False)
+    assert valid.tls == {
         "secretName": "api-tls",
         "notAfter": "2026-05-30T12:00:00Z",
         "renewalTime": "2026-05-15T12:00:00Z",
     }
-    expired = self_signed_report("api", cert, now=NOW + 90 * DAY, renew_before=15 * DAY)
-    assert (expired.status, expired.reason) == ("False", "Expired")
-    early = self_signed_report("api", cert, now=NOW - DAY, renew_before=15 * DAY)
-    assert (early.status, early.reason) == ("False", "NotYetValid")
-    missing = self_signed_report("api", None, now=NOW, renew_before=15 * DAY)
-    assert (missing.status, missing.tls) == ("False", {})
+    assert (report(NOW + 90 * DAY).status, report(NOW + 90 * DAY).reason) == (
+        Status.FALSE,
+        "Expired",
+    )
+    assert (report(NOW - DAY).status, report(NOW - DAY).reason) == (Status.FALSE, "NotYetValid")
+    missing = self_signed_report(None, owner=OWNER, now=NOW, renew_before=15 * DAY)
+    assert (missing.status, missing.tls) == (Status.FALSE, {})
 
 
 def test_a_missing_cert_manager_crd_degrades_with_a_reason_that_says_so() -> None:
-    report = cert_manager_report("api", None, crd_installed=False)
-    assert (report.status, report.reason, report.degraded) == ("False", CERT_MANAGER_MISSING, True)
+    report = cert_manager_missing()
+    assert (report.status, report.reason, report.degraded) == (
+        Status.FALSE,
+        CERT_MANAGER_MISSING,
+        True,
+    )
     assert "certificates.cert-manager.io" in report.message
     assert "not installed" in report.message
 
@@ -56,11 +72,11 @@ def _certificate(generation: int, *conditions: dict[str, Any]) -> dict[str, Any]
 @pytest.mark.parametrize(
     ("certificate", "status", "reason"),
     [
-        (None, "Unknown", "CertificatePending"),
-        ({"metadata": {"generation": 1}}, "Unknown", "CertificatePending"),
+        (None, Status.UNKNOWN, "CertificatePending"),
+        ({"metadata": {"generation": 1}}, Status.UNKNOWN, "CertificatePending"),
         (
             _certificate(2, {"type": "Ready", "status": "True", "observedGeneration": 1}),
-            "Unknown",
+            Status.UNKNOWN,
             "CertificatePending",
         ),
         (
@@ -69,7 +85,7 @@ def _certificate(generation: int, *conditions: dict[str, Any]) -> dict[str, Any]
                 {"type": "Issuing", "status": "True", "reason": "Issuing"},
                 {"type": "Ready", "status": "True", "reason": "Ready", "message": "up to date"},
             ),
-            "True",
+            Status.TRUE,
             "Ready",
         ),
         (
@@ -83,20 +99,53 @@ def _certificate(generation: int, *conditions: dict[str, Any]) -> dict[str, Any]
                     "observedGeneration": 1,
                 },
             ),
-            "False",
+            Status.FALSE,
             "DoesNotExist",
         ),
     ],
 )
 def test_cert_manager_ready_is_mirrored(
-    certificate: dict[str, Any] | None, status: str, reason: str
+    certificate: dict[str, Any] | None, status: Status, reason: str
 ) -> None:
-    report = cert_manager_report("api", certificate, crd_installed=True)
+    report = cert_manager_report(certificate, owner=OWNER)
     assert (report.status, report.reason, report.degraded) == (status, reason, False)
-    if status != "Unknown":
+    if status is not Status.UNKNOWN:
         assert report.message.startswith("cert-manager Certificate api: ")
         assert report.tls == {
             "secretName": "api-tls",
             "notAfter": "2026-05-30T12:00:00Z",
             "renewalTime": "2026-05-15T12:00:00Z",
         }
+
+
+READY = {"type": "Ready", "status": "True", "reason": "Done", "lastTransitionTime": "x"}
+
+
+def test_tls_status_is_set_beside_the_other_conditions() -> None:
+    report = TLSReport(Status.TRUE, "Issued", "fine", {"secretName": "api-tls", "notAfter": "t"})
+    previous = {"tls": {"secretName": "api-tls", "renewalTime": "old"}}
+    status = with_tls_status(
+        {"conditions": [READY]}, report, previous=previous, generation=3, now=NOW
+    )
+    assert [c["type"] for c in status["conditions"]] == ["Ready", TLS_READY]
+    tls_ready = status["conditions"][1]
+    assert (tls_ready["status"], tls_ready["reason"], tls_ready["observedGeneration"]) == (
+        "True",
+        "Issued",
+        3,
+    )
+    assert status["tls"] == {"secretName": "api-tls", "notAfter": "t", "renewalTime": None}
+
+
+def test_turning_tls_off_removes_its_condition_and_status_once() -> None:
+    tls_ready = {**READY, "type": TLS_READY}
+    status = with_tls_status(
+        {"conditions": [READY, tls_ready]},
+        None,
+        previous={"tls": {"secretName": "api-tls"}},
+        generation=1,
+        now=NOW,
+    )
+    assert status == {"conditions": [READY], "tls": None}
+    again = with_tls_status({"conditions": [READY]}, None, previous={}, generation=1, now=NOW)
+    assert again == {"conditions": [READY]}

@@ -17,19 +17,15 @@ from typing import Any, Literal
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from .kinds import CERTIFICATE
+from .durations import parse_duration
+from .kinds import CERTIFICATE, SECRET
+from .naming import MANAGED_BY, MANAGED_BY_LABEL, PART_OF, PART_OF_LABEL, Owner
 from .pki import CertificateAuthority, ServingCertificate, certificate_dns_names, signed_by
+from .spec import TLS, SpecError
 
 CA_SECRET_NAME = "gale-ca"  # noqa: S105 - a Secret's name, not a secret
-DEFAULT_DURATION = "2160h"
-DEFAULT_RENEW_BEFORE = "360h"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
-
-
-def serving_secret_name(name: str) -> str:
-    """The Secret holding a Microservice's serving certificate; its Deployment mounts it."""
-    return f"{name}-tls"
 
 
 def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
@@ -150,54 +146,74 @@ def serving_secret_data(issued: ServingCertificate) -> dict[str, str]:
     }
 
 
-def desired_tls_secret(
-    name: str, *, namespace: str, data: Mapping[str, str], labels: Mapping[str, str]
-) -> dict[str, Any]:
-    """A ``kubernetes.io/tls`` Secret manifest (ownership is added by the caller)."""
+def desired_ca_secret(ca: CertificateAuthority, *, namespace: str) -> dict[str, Any]:
+    """The namespace's ``gale-ca`` Secret.
+
+    It has no owner: every Microservice in the namespace shares it, and deleting one of them
+    must not rotate the trust anchor of the others.
+    """
+    return _tls_secret(
+        {
+            "name": CA_SECRET_NAME,
+            "namespace": namespace,
+            "labels": {MANAGED_BY_LABEL: MANAGED_BY, PART_OF_LABEL: PART_OF},
+        },
+        ca_secret_data(ca),
+    )
+
+
+def desired_serving_secret(issued: ServingCertificate, *, owner: Owner) -> dict[str, Any]:
+    """``{name}-tls``, owned by the Microservice so it goes when the Microservice goes."""
+    return _tls_secret(owner.metadata(owner.tls_secret_name), serving_secret_data(issued))
+
+
+def _tls_secret(metadata: dict[str, Any], data: Mapping[str, str]) -> dict[str, Any]:
     return {
-        "apiVersion": "v1",
-        "kind": "Secret",
+        "apiVersion": SECRET.api_version,
+        "kind": SECRET.kind,
         "type": "kubernetes.io/tls",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "metadata": metadata,
         "data": dict(data),
     }
 
 
-def desired_certificate(
-    name: str,
-    *,
-    namespace: str,
-    dns_names: Sequence[str],
-    issuer_ref: Mapping[str, str],
-    duration: str,
-    renew_before: str,
-    labels: Mapping[str, str],
-) -> dict[str, Any]:
-    """The cert-manager ``Certificate`` that writes ``{name}-tls`` in cert-manager mode.
+def desired_certificate(tls: TLS, *, owner: Owner) -> dict[str, Any]:
+    """The cert-manager ``Certificate`` that writes ``{name}-tls`` in certManager mode.
 
     The key is rotated on every renewal (``rotationPolicy: Always``) and is ECDSA P-256 like
     the self-signed path, so both modes hand the pod the same kind of material.
     """
+    if tls.issuer_ref is None:
+        raise SpecError("spec.tls.mode certManager needs spec.tls.issuerRef")
+    dns_names = serving_dns_names(owner.name, owner.namespace, tls.dns_names)
     return {
         "apiVersion": CERTIFICATE.api_version,
         "kind": CERTIFICATE.kind,
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "metadata": owner.metadata(),
         "spec": {
-            "secretName": serving_secret_name(name),
-            "secretTemplate": {"labels": dict(labels)},
+            "secretName": owner.tls_secret_name,
+            "secretTemplate": {"labels": owner.labels},
             "commonName": dns_names[0],
             "dnsNames": list(dns_names),
-            "duration": duration,
-            "renewBefore": renew_before,
+            "duration": tls.duration,
+            "renewBefore": tls.renew_before,
             "issuerRef": {
-                "name": issuer_ref["name"],
-                "kind": issuer_ref.get("kind", "Issuer"),
-                "group": issuer_ref.get("group", CERTIFICATE.group),
+                "name": tls.issuer_ref.name,
+                "kind": tls.issuer_ref.kind,
+                "group": tls.issuer_ref.group,
             },
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
             "usages": ["server auth", "digital signature"],
         },
     }
+
+
+def durations(tls: TLS) -> tuple[datetime.timedelta, datetime.timedelta]:
+    """``spec.tls`` duration and renewBefore as time spans, or SpecError naming the field."""
+    try:
+        return parse_duration(tls.duration), parse_duration(tls.renew_before)
+    except ValueError as error:
+        raise SpecError(f"spec.tls: {error}") from error
 
 
 def format_time(moment: datetime.datetime) -> str:

@@ -15,14 +15,12 @@ from typing import Any
 
 from cryptography import x509
 
+from .conditions import Condition, Status, upsert
 from .kinds import CERTIFICATE
-from .tls import (
-    ConditionStatus,
-    format_time,
-    renewal_time,
-    serving_secret_name,
-)
+from .naming import Owner
+from .tls import format_time, renewal_time
 
+TLS_READY = "TLSReady"
 CERT_MANAGER_MISSING = "CertManagerNotInstalled"
 
 
@@ -30,24 +28,28 @@ CERT_MANAGER_MISSING = "CertManagerNotInstalled"
 class TLSReport:
     """The TLSReady condition, ``status.tls``, and whether the Microservice is Degraded by it."""
 
-    status: ConditionStatus
+    status: Status
     reason: str
     message: str
     tls: dict[str, str] = dataclasses.field(default_factory=dict)
     degraded: bool = False
 
+    @property
+    def condition(self) -> Condition:
+        return Condition(TLS_READY, self.status, self.reason, self.message)
+
 
 def self_signed_report(
-    name: str,
     cert: x509.Certificate | None,
     *,
+    owner: Owner,
     now: datetime.datetime,
     renew_before: datetime.timedelta,
 ) -> TLSReport:
-    """Report on the serving certificate the operator issued (and just stored) itself."""
-    secret = serving_secret_name(name)
+    """Report on the serving certificate the operator issued (and stored) itself."""
+    secret = owner.tls_secret_name
     if cert is None:
-        return TLSReport("False", "Issuing", f"no serving certificate in Secret {secret} yet")
+        return TLSReport(Status.FALSE, "Issuing", f"no serving certificate in Secret {secret} yet")
     not_after = cert.not_valid_after_utc
     due = renewal_time(
         not_before=cert.not_valid_before_utc, not_after=not_after, renew_before=renew_before
@@ -58,15 +60,13 @@ def self_signed_report(
         "renewalTime": format_time(due),
     }
     if now >= not_after:
-        return TLSReport(
-            "False", "Expired", f"the certificate in {secret} expired at {tls['notAfter']}", tls
-        )
+        message = f"the certificate in {secret} expired at {tls['notAfter']}"
+        return TLSReport(Status.FALSE, "Expired", message, tls)
     if now < cert.not_valid_before_utc:
-        return TLSReport(
-            "False", "NotYetValid", f"the certificate in {secret} is not valid yet", tls
-        )
+        message = f"{secret} holds a certificate not valid before {cert.not_valid_before_utc}"
+        return TLSReport(Status.FALSE, "NotYetValid", message, tls)
     return TLSReport(
-        "True",
+        Status.TRUE,
         "Issued",
         f"self-signed certificate in {secret} valid until {tls['notAfter']}, "
         f"renewed from {tls['renewalTime']}",
@@ -74,26 +74,28 @@ def self_signed_report(
     )
 
 
-def cert_manager_report(
-    name: str, certificate: Mapping[str, Any] | None, *, crd_installed: bool
-) -> TLSReport:
+def cert_manager_missing() -> TLSReport:
+    """certManager mode in a cluster without cert-manager: nothing will ever issue."""
+    return TLSReport(
+        Status.FALSE,
+        CERT_MANAGER_MISSING,
+        f"spec.tls.mode is certManager but the CRD {CERTIFICATE.plural}.{CERTIFICATE.group} "
+        "is not installed: install cert-manager or use tls.mode selfSigned",
+        degraded=True,
+    )
+
+
+def cert_manager_report(certificate: Mapping[str, Any] | None, *, owner: Owner) -> TLSReport:
     """Mirror a cert-manager ``Certificate``'s Ready condition into TLSReady.
 
     A Ready condition older than the Certificate's current generation describes a spec we
     have since changed, so it is reported as Unknown rather than trusted.
     """
-    if not crd_installed:
-        return TLSReport(
-            "False",
-            CERT_MANAGER_MISSING,
-            f"spec.tls.mode is certManager but the CRD {CERTIFICATE.plural}.{CERTIFICATE.group} "
-            "is not installed: install cert-manager or use tls.mode selfSigned",
-            degraded=True,
-        )
+    name = owner.name
     if certificate is None:
-        return TLSReport("Unknown", "CertificatePending", f"Certificate {name} not created yet")
+        return TLSReport(Status.UNKNOWN, "CertificatePending", f"Certificate {name} not created")
     status = certificate.get("status") or {}
-    tls = {"secretName": serving_secret_name(name)}
+    tls = {"secretName": owner.tls_secret_name}
     for field in ("notAfter", "renewalTime"):
         if status.get(field):
             tls[field] = str(status[field])
@@ -102,15 +104,9 @@ def cert_manager_report(
     if ready is None or (
         generation is not None and ready.get("observedGeneration", generation) < generation
     ):
-        return TLSReport(
-            "Unknown",
-            "CertificatePending",
-            f"cert-manager has not reported on Certificate {name} yet",
-            tls,
-        )
-    mirrored: ConditionStatus = (
-        ready.get("status") if ready.get("status") in ("True", "False") else "Unknown"
-    )
+        message = f"cert-manager has not reported on Certificate {name} yet"
+        return TLSReport(Status.UNKNOWN, "CertificatePending", message, tls)
+    mirrored = {"True": Status.TRUE, "False": Status.FALSE}.get(ready.get("status"), Status.UNKNOWN)
     detail = ready.get("message") or "no message"
     return TLSReport(
         mirrored,
@@ -118,3 +114,29 @@ def cert_manager_report(
         f"cert-manager Certificate {name}: {detail}",
         tls,
     )
+
+
+def with_tls_status(
+    status: Mapping[str, Any],
+    report: TLSReport | None,
+    *,
+    previous: Mapping[str, Any],
+    generation: int,
+    now: datetime.datetime,
+) -> dict[str, Any]:
+    """``status`` with TLSReady and ``status.tls`` set, or both removed when TLS is off.
+
+    A ``None`` (a merge-patch deletion) is written only for what the stored status still
+    has, so fields from an earlier mode disappear and later passes cost no write.
+    """
+    result = dict(status)
+    current = result.get("conditions") or []
+    if report is None:
+        result["conditions"] = [c for c in current if c.get("type") != TLS_READY]
+        if "tls" in previous:
+            result["tls"] = None
+        return result
+    result["conditions"] = upsert(current, report.condition, generation=generation, now=now)
+    stale = {key: None for key in previous.get("tls") or {} if key not in report.tls}
+    result["tls"] = {**stale, **report.tls}
+    return result
