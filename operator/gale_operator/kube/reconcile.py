@@ -18,8 +18,10 @@ from gale_operator.core.diff import merge_patch
 from gale_operator.core.naming import Owner
 from gale_operator.core.spec import MicroserviceSpec, SpecError, parse_spec
 from gale_operator.core.status import Problem, desired_status
+from gale_operator.core.tls_status import with_tls_status
 from gale_operator.kube.apply import Action, Applied, ChildConflict, apply_child
 from gale_operator.kube.client import ApiError, KubeClient
+from gale_operator.kube.tls import TLSOutcome, reconcile_tls
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,9 +74,15 @@ async def reconcile(
     applied: list[Applied] = []
     problem: Problem | None = None
     spec: MicroserviceSpec | None = None
+    tls: TLSOutcome | None = None
     try:
         spec = parse_spec(body.get("spec") or {})
         await check_references(client, spec, owner=owner)
+        # Before the Deployment: its pods mount the Secret this creates.
+        tls = await reconcile_tls(
+            client, spec, owner=owner, previous_tls=(body.get("status") or {}).get("tls"), now=now
+        )
+        applied.extend(tls.applied)
         wanted = desired_objects(
             spec, owner=owner, service_monitor_available=service_monitor_available
         )
@@ -99,6 +107,8 @@ async def reconcile(
     except ApiError as exc:
         problem = Problem("ApplyFailed", f"API request failed: {exc}")
 
+    if problem is None and tls is not None and tls.report is not None and tls.report.degraded:
+        problem = Problem(tls.report.reason, tls.report.message)
     deployment = _deployment_after(applied, observed)
     status: Mapping[str, Any] = body.get("status") or {}
     if spec is not None:
@@ -111,6 +121,14 @@ async def reconcile(
             problem=problem,
             now=now,
         )
+        if tls is not None:
+            status = with_tls_status(
+                status,
+                tls.report,
+                previous=body.get("status") or {},
+                generation=generation,
+                now=now,
+            )
     else:
         status = _problem_only_status(status, problem, generation=generation, now=now)
     await write_status(client, owner=owner, previous=body.get("status") or {}, status=status)
