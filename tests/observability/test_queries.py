@@ -10,6 +10,7 @@ from tests.observability.queries import (
     Query,
     all_queries,
     metric_names,
+    recorded_names,
     referenced_metric_names,
     referenced_metrics,
     referenced_series_names,
@@ -134,3 +135,13 @@ def test_unknown_variables_are_refused() -> None:
 def test_variable_queries_are_included() -> None:
     origins = {query.origin for query in all_queries()}
     assert {f"{path.name} variable namespace" for path in assets.dashboard_paths()} <= origins
+
+
+def test_recorded_series_that_dashboards_read_are_recorded() -> None:
+    """A dashboard reading a `gale:` series nothing records would show an empty panel."""
+    read: set[str] = set()
+    for query in all_queries():
+        if not query.origin.startswith("rule "):
+            read |= {name for name in metric_names(query.resolved()) if ":" in name}
+    assert read
+    assert read <= recorded_names()
