@@ -57,6 +57,10 @@ test: lint tools ## Lint, then the whole suite with a coverage floor.
 bench: sync tools ## Benchmarks (wrk against the running service); never part of `make test`.
 	$(UV) run --locked python -m bench
 
+.PHONY: golden
+golden: sync ## Refresh the Helm chart's golden snapshots and README values table after an intended change.
+	GALE_UPDATE_GOLDEN=1 $(UV) run --locked pytest -q tests/helm/test_golden.py tests/helm/test_values.py -k "golden or readme"
+
 .PHONY: fmt
 fmt: sync ## Apply ruff's fixes and formatting.
 	$(UV) run --locked ruff check --fix .

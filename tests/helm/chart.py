@@ -7,11 +7,13 @@ whole folder to one render per file per session.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import helm_python as helm
+import kubernetes_validate
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,3 +92,12 @@ def microservice_schema() -> dict[str, Any]:
     (version,) = [v for v in crd["spec"]["versions"] if v["storage"]]
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
     return schema
+
+
+def claimed_versions() -> list[str]:
+    """Kubernetes minor versions to check: the chart's kubeVersion lower bound, and the
+    newest one kubernetes-validate has schemas for (the chart sets no upper bound)."""
+    claim = yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"]
+    oldest = re.fullmatch(r">=\s*(\d+\.\d+)\.\d+(-0)?", claim)
+    assert oldest, f"kubeVersion {claim!r}: expected a lower bound like '>=1.29.0-0'"
+    return [oldest.group(1), str(kubernetes_validate.latest_version()).rsplit(".", 1)[0]]

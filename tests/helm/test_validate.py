@@ -17,17 +17,17 @@ import pytest
 import yaml
 from packaging.version import Version
 
-from tests.helm.chart import CHART, Manifest, Render, chart_crds, microservice_schema, render_file
+from tests.helm.chart import (
+    CHART,
+    Manifest,
+    Render,
+    chart_crds,
+    claimed_versions,
+    microservice_schema,
+    render_file,
+)
 
-KUBE_VERSION = yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"]
-OLDEST = re.fullmatch(r">=\s*(\d+\.\d+)\.\d+(-0)?", KUBE_VERSION)
 NOT_BUILTIN = {"Microservice", "ServiceMonitor"}
-
-
-def claimed_versions() -> list[str]:
-    """The chart's lower bound, and the newest Kubernetes kubernetes-validate knows."""
-    assert OLDEST, f"kubeVersion {KUBE_VERSION!r}: expected a lower bound like '>=1.29.0-0'"
-    return [OLDEST.group(1), kubernetes_validate.latest_version()]
 
 
 def test_claimed_versions_have_schemas() -> None:
