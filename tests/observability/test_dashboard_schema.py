@@ -88,3 +88,20 @@ def test_schema_check_rejects_broken_dashboard(
 def test_schema_version_is_the_pinned_schemas(path: Path) -> None:
     """The version @grafana/schema describes, so Grafana loads it without migrating it."""
     assert assets.load_dashboard(path)["schemaVersion"] == pinned_schema_version()
+
+
+def test_installed_packages_are_the_pinned_ones() -> None:
+    """`make tools` installs only when node_modules is missing; a bumped pin needs a reinstall."""
+    pins = json.loads((assets.TYPECHECK_DIR / "package.json").read_text(encoding="utf-8"))
+    modules = assets.TYPECHECK_DIR / "node_modules"
+    for package, version in pins["devDependencies"].items():
+        manifest = modules / package / "package.json"
+        installed = (
+            json.loads(manifest.read_text(encoding="utf-8"))["version"]
+            if manifest.exists()
+            else None
+        )
+        assert installed == version, (
+            f"{package} {installed or 'missing'} installed, {version} pinned: "
+            f"rm -rf {modules.relative_to(assets.REPO)} && make tools"
+        )
