@@ -17,6 +17,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from gale_service.app import Services, make_app
+from gale_service.body_limit import DISCARD_CAP_BYTES, BodyLimit
 from gale_service.db import DatabaseUnavailable, connect
 from gale_service.embedded_db import EmbeddedMongo
 from gale_service.executors import Executors
@@ -32,16 +33,16 @@ MIGRATION_RETRY_SECONDS = 1.0
 def make_server(services: Services) -> HTTPServer:
     """Tornado's HTTP server with limits chosen for an API behind a load balancer.
 
-    Tornado's defaults (100 MiB bodies, an hour of idleness) suit neither: bodies are capped a
-    little above the API's own limit so the handler can still answer 413 as problem+json, and
-    idle keep-alive connections close after ``GALE_IDLE_CONNECTION_TIMEOUT_SECONDS``.
+    Tornado's defaults (100 MiB bodies, an hour of idleness) suit neither: handlers see at most
+    ``GALE_MAX_BODY_BYTES + 1`` bytes (:class:`BodyLimit`) so they answer 413 as problem+json,
+    and idle keep-alive connections close after ``GALE_IDLE_CONNECTION_TIMEOUT_SECONDS``.
     ``xheaders`` (trusting ``X-Forwarded-For``) is only on when trusted proxies are configured.
     """
     settings = services.settings
     return HTTPServer(
-        make_app(services),
+        BodyLimit(make_app(services), limit=settings.max_body_bytes),
         xheaders=bool(settings.trusted_proxies),
-        max_body_size=settings.max_body_bytes + 64 * 1024,
+        max_body_size=max(DISCARD_CAP_BYTES, settings.max_body_bytes + 1),
         max_header_size=settings.max_header_bytes,
         idle_connection_timeout=settings.idle_connection_timeout_seconds,
         body_timeout=settings.body_timeout_seconds,
