@@ -15,6 +15,8 @@ from gale_operator.core.tls_status import (
     TLSReport,
     cert_manager_missing,
     cert_manager_report,
+    expiry_timestamp,
+    needs_attention,
     self_signed_report,
     with_tls_status,
 )
@@ -149,3 +151,34 @@ def test_turning_tls_off_removes_its_condition_and_status_once() -> None:
     assert status == {"conditions": [READY], "tls": None}
     again = with_tls_status({"conditions": [READY]}, None, previous={}, generation=1, now=NOW)
     assert again == {"conditions": [READY]}
+
+
+def _with(tls_ready: str | None, renewal_time: str | None) -> dict[str, Any]:
+    conditions = [{"type": TLS_READY, "status": tls_ready}] if tls_ready else []
+    tls = {"renewalTime": renewal_time, "notAfter": "2026-05-30T12:00:00Z"} if renewal_time else {}
+    return {"conditions": conditions, "tls": tls}
+
+
+@pytest.mark.parametrize(
+    ("status", "due"),
+    [
+        (_with(None, None), True),
+        (_with("False", "2026-05-15T12:00:00Z"), True),
+        (_with("Unknown", None), True),
+        (_with("True", "2026-05-15T12:00:00Z"), False),
+        (_with("True", "2026-03-01T12:00:00Z"), True),
+        (_with("True", "not a time"), False),
+        (_with("True", None), False),
+    ],
+)
+def test_the_timer_wakes_the_reconcile_when_renewal_is_due_or_tls_is_not_ready(
+    status: dict[str, Any], due: bool
+) -> None:
+    assert needs_attention(status, now=NOW) is due
+
+
+def test_the_expiry_gauge_reads_not_after_in_unix_seconds() -> None:
+    status = _with("True", "2026-05-15T12:00:00Z")
+    expected = datetime.datetime(2026, 5, 30, 12, tzinfo=datetime.UTC).timestamp()
+    assert expiry_timestamp(status) == expected
+    assert expiry_timestamp({}) is None

@@ -140,3 +140,29 @@ def with_tls_status(
     stale = {key: None for key in previous.get("tls") or {} if key not in report.tls}
     result["tls"] = {**stale, **report.tls}
     return result
+
+
+def needs_attention(status: Mapping[str, Any], *, now: datetime.datetime) -> bool:
+    """Whether TLS should be reconciled now rather than at the next tick.
+
+    Due when the renewal time has come, or while TLSReady is not True (an issuance pending
+    in cert-manager, or a problem that may have been fixed).
+    """
+    ready = next((c for c in status.get("conditions") or () if c.get("type") == TLS_READY), None)
+    if ready is None or ready.get("status") != Status.TRUE:
+        return True
+    renewal = _timestamp((status.get("tls") or {}).get("renewalTime"))
+    return renewal is not None and now >= renewal
+
+
+def expiry_timestamp(status: Mapping[str, Any]) -> float | None:
+    """``status.tls.notAfter`` in unix seconds, for the certificate expiry gauge."""
+    not_after = _timestamp((status.get("tls") or {}).get("notAfter"))
+    return not_after.timestamp() if not_after is not None else None
+
+
+def _timestamp(value: Any) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
