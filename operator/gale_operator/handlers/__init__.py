@@ -3,6 +3,6 @@
 Importing this package registers every handler in kopf's default registry.
 """
 
-from gale_operator.handlers import children, microservice
+from gale_operator.handlers import children, microservice, tls
 
-__all__ = ["children", "microservice"]
+__all__ = ["children", "microservice", "tls"]

@@ -104,7 +104,7 @@ async def _reconcile_once(
             body,
             observed=observed,
             service_monitor_available=monitors,
-            now=datetime.datetime.now(datetime.UTC),
+            now=runtime.clock(),
         )
     except Exception as exc:
         metrics.RECONCILES.labels(handler="reconcile", outcome="error").inc()

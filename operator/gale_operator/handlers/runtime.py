@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
 import time
+from collections.abc import Callable
 from typing import Any
 
 from gale_operator.core import kinds
@@ -18,10 +20,16 @@ from gale_operator.kube.client import KubeClient
 DISCOVERY_TTL_SECONDS = 60.0
 
 
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
 @dataclasses.dataclass
 class Runtime:
     reconcile_interval: float
     client: KubeClient | None = None
+    #: Wall-clock time for certificate decisions; tests inject one to let months pass.
+    clock: Callable[[], datetime.datetime] = utc_now
     wakeups: dict[tuple[str, str], asyncio.Event] = dataclasses.field(default_factory=dict)
     _discovery: dict[kinds.Kind, tuple[float, bool]] = dataclasses.field(default_factory=dict)
 
