@@ -93,8 +93,9 @@ MANAGED_RESOURCES: tuple[ResourceAccess, ...] = (
     ResourceAccess(GROUP, "microservices", (*_WATCH, "patch")),
     ResourceAccess(GROUP, "microservices/status", ("get", "patch")),
     *(ResourceAccess(kind.group, kind.plural, _OWN) for kind in CHILD_KINDS),
-    # Secrets: read the MongoDB URI reference; write the TLS key pairs (self-signed mode).
-    ResourceAccess(SECRET.group, SECRET.plural, ("get", "create", "patch")),
+    # Secrets: read the MongoDB URI reference; write the TLS key pairs (self-signed mode) and
+    # delete a serving pair once TLS is turned off or its Microservice goes.
+    ResourceAccess(SECRET.group, SECRET.plural, ("get", "create", "patch", "delete")),
     ResourceAccess(CERTIFICATE.group, CERTIFICATE.plural, ("get", "create", "patch", "delete")),
 )
 
