@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
+from gale_operator.config import parse_config
 
 from tests.helm.chart import CHART, NAMESPACE, RELEASE, VALUES_FILES, Manifest, Render, render_file
 
@@ -115,6 +116,22 @@ def test_operator_runs_once_with_contract_flags(rendered: Render) -> None:
     assert pod["serviceAccountName"] == OPERATOR
     template_labels = spec["template"]["metadata"]["labels"]
     assert spec["selector"]["matchLabels"].items() <= template_labels.items()
+
+
+def test_operator_accepts_the_arguments_the_chart_gives_it(rendered: Render) -> None:
+    """The operator's own parser reads the container's args and env as the pod would."""
+    (container,) = rendered.one("Deployment")["spec"]["template"]["spec"]["containers"]
+    env = {each["name"]: each["value"] for each in container.get("env", []) if "value" in each}
+    config = parse_config(container["args"], env)
+    operator = rendered.values.get("operator", {})
+    assert config.namespaces == tuple(operator.get("watchNamespaces", []))
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert (config.metrics_port, config.health_port) == (
+        ports["http-metrics"],
+        ports["http-health"],
+    )
+    assert config.peering is None
+    assert config.verbose is operator.get("verbose", False)
 
 
 def test_metrics_service_reaches_the_operator(rendered: Render) -> None:
