@@ -1,0 +1,165 @@
+"""An emulated cluster for end-to-end runs: the kmock API server and the real operator process.
+
+Both run as subprocesses on free loopback ports, the operator reaching the emulator through
+a kubeconfig exactly as it would reach a real cluster. Used by the tests and the playground.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import requests
+import yaml
+
+from tests.ports import free_port, wait_for_port
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CRD_PATH = ROOT / "helm" / "gale" / "crds" / "microservices.gale.dev.yaml"
+SAMPLE_PATH = ROOT / "operator" / "samples" / "microservice.yaml"
+MS = "/apis/gale.dev/v1alpha1"
+T = TypeVar("T")
+
+
+class Api:
+    """A tiny kubectl: JSON requests against the emulated API server."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = requests.Session()
+
+    def request(self, method: str, path: str, body: Any = None, *, patch: str = "merge") -> Any:
+        headers = {
+            "Content-Type": f"application/{patch}-patch+json"
+            if method == "PATCH"
+            else "application/json"
+        }
+        data = None if body is None else json.dumps(body)
+        response = self.session.request(
+            method, self.base + path, data=data, headers=headers, timeout=10
+        )
+        if response.status_code == 404 and method == "GET":
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def get(self, path: str) -> Any:
+        return self.request("GET", path)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self.request("POST", path, body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+
+def wait_until(probe: Callable[[], T | None], *, timeout: float = 15.0, what: str = "") -> T:
+    """Poll ``probe`` every 50 ms until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or probe}")
+        time.sleep(0.05)
+
+
+def load_yaml(path: pathlib.Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def write_kubeconfig(path: pathlib.Path, *, port: int) -> None:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "emulated",
+                "clusters": [
+                    {"name": "emulated", "cluster": {"server": f"http://127.0.0.1:{port}"}}
+                ],
+                "users": [{"name": "emulated", "user": {"token": "emulated"}}],
+                "contexts": [
+                    {"name": "emulated", "context": {"cluster": "emulated", "user": "emulated"}}
+                ],
+            }
+        )
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextlib.contextmanager
+def emulated_cluster(
+    workdir: pathlib.Path, *, reconcile_interval: float = 1.0, log: Any = None
+) -> Iterator[tuple[Api, dict[str, Any]]]:
+    """Start the emulator, install the CRD, start the operator; stop both afterwards."""
+    api_port, metrics_port, health_port = free_port(), free_port(), free_port()
+    kubeconfig = workdir / "kubeconfig"
+    write_kubeconfig(kubeconfig, port=api_port)
+    out = log if log is not None else subprocess.DEVNULL
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.operator.apiserver", "--port", str(api_port)],
+        cwd=ROOT,
+        stdout=out,
+        stderr=out,
+    )
+    operator: subprocess.Popen[bytes] | None = None
+    try:
+        wait_for_port(api_port)
+        api = Api(f"http://127.0.0.1:{api_port}")
+        api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", load_yaml(CRD_PATH))
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+        operator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gale_operator",
+                "--verbose",
+                "--metrics-port",
+                str(metrics_port),
+                "--health-port",
+                str(health_port),
+                "--reconcile-interval",
+                str(reconcile_interval),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+        wait_for_port(health_port)
+        yield (
+            api,
+            {
+                "metrics_port": metrics_port,
+                "health_port": health_port,
+                "kubeconfig": kubeconfig,
+                "operator": operator,
+            },
+        )
+    finally:
+        if operator is not None:
+            _stop(operator)
+        _stop(server)

@@ -1,0 +1,214 @@
+"""The real operator process against the emulated API server, end to end.
+
+The test plays the parts of a cluster the emulator does not: the Deployment controller
+(writing Deployment status) and the user (kubectl apply/scale/delete).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.operator.cluster import MS, SAMPLE_PATH, Api, emulated_cluster, load_yaml, wait_until
+
+_namespaces = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[str, Any]]]:
+    workdir = tmp_path_factory.mktemp("cluster")
+    with (workdir / "processes.log").open("wb") as log, emulated_cluster(workdir, log=log) as c:
+        yield c
+
+
+@pytest.fixture
+def api(cluster: tuple[Api, dict[str, Any]]) -> Api:
+    return cluster[0]
+
+
+@pytest.fixture
+def ns() -> str:
+    return f"e2e-{next(_namespaces)}"
+
+
+def make_secret(api: Api, ns: str, *, name: str = "gale-mongodb") -> None:
+    uri = base64.b64encode(b"mongodb://mongo:27017/?retryWrites=false").decode()
+    api.post(f"/api/v1/namespaces/{ns}/secrets", {"metadata": {"name": name}, "data": {"uri": uri}})
+
+
+def make_microservice(api: Api, ns: str, **spec: Any) -> dict[str, Any]:
+    body = copy.deepcopy(load_yaml(SAMPLE_PATH))
+    body["metadata"]["namespace"] = ns
+    body["spec"].update(spec)
+    created: dict[str, Any] = api.post(f"{MS}/namespaces/{ns}/microservices", body)
+    return created
+
+
+def deployment(api: Api, ns: str) -> Any:
+    return api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/gale")
+
+
+def condition(api: Api, ns: str, type_: str) -> dict[str, Any] | None:
+    ms = api.get(f"{MS}/namespaces/{ns}/microservices/gale") or {}
+    found = [c for c in (ms.get("status") or {}).get("conditions") or [] if c["type"] == type_]
+    return found[0] if found else None
+
+
+def play_deployment_controller(api: Api, ns: str) -> None:
+    """Report every wanted pod updated and available, as the Deployment controller would."""
+    dep = deployment(api, ns)
+    replicas = dep["spec"].get("replicas", 1)
+    api.patch(
+        f"/apis/apps/v1/namespaces/{ns}/deployments/gale/status",
+        {
+            "status": {
+                "observedGeneration": dep["metadata"]["generation"],
+                "replicas": replicas,
+                "updatedReplicas": replicas,
+                "readyReplicas": replicas,
+                "availableReplicas": replicas,
+            }
+        },
+    )
+
+
+CHILDREN = {
+    "configmap": "/api/v1/namespaces/{ns}/configmaps/gale-config",
+    "service": "/api/v1/namespaces/{ns}/services/gale",
+    "deployment": "/apis/apps/v1/namespaces/{ns}/deployments/gale",
+    "pdb": "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/gale",
+}
+
+
+def test_sample_creates_owned_children_and_becomes_ready(api: Api, ns: str) -> None:
+    make_secret(api, ns)
+    ms = make_microservice(api, ns)
+    for path in CHILDREN.values():
+        child = wait_until(lambda p=path: api.get(p.format(ns=ns)), what=path)
+        [ref] = child["metadata"]["ownerReferences"]
+        assert ref["uid"] == ms["metadata"]["uid"]
+        assert ref["controller"] is True
+    assert wait_until(lambda: condition(api, ns, "Ready"))["status"] == "False"
+    play_deployment_controller(api, ns)
+    ready = wait_until(lambda: (c := condition(api, ns, "Ready")) and c["status"] == "True" and c)
+    assert ready["reason"] == "MinimumReplicasAvailable"
+    status = api.get(f"{MS}/namespaces/{ns}/microservices/gale")["status"]
+    assert status["readyReplicas"] == 2
+    assert status["replicas"] == 2
+    assert status["version"] == "0.1.0"
+    assert status["observedGeneration"] == 1
+    assert status["selector"] == "gale.dev/microservice=gale"
+    assert {c["type"] for c in status["conditions"]} >= {"Ready", "Progressing", "Degraded"}
+    events = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
+    assert {"Created"} <= {e["reason"] for e in events}
+
+
+def test_scale_subresource_drives_the_deployment(api: Api, ns: str) -> None:
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    wait_until(lambda: deployment(api, ns))
+    scale = api.patch(f"{MS}/namespaces/{ns}/microservices/gale/scale", {"spec": {"replicas": 5}})
+    assert scale["kind"] == "Scale"
+    assert scale["spec"]["replicas"] == 5
+    wait_until(lambda: deployment(api, ns)["spec"]["replicas"] == 5, what="scaled Deployment")
+
+    def reasons():
+        return {e["reason"] for e in api.get(f"/api/v1/namespaces/{ns}/events")["items"]}
+
+    wait_until(lambda: "Scaled" in reasons(), what="a Scaled event")
+
+
+def test_config_change_rolls_pods(api: Api, ns: str) -> None:
+    make_secret(api, ns)
+    make_microservice(api, ns)
+
+    def annotations():
+        return deployment(api, ns)["spec"]["template"]["metadata"]["annotations"]
+
+    before = wait_until(lambda: deployment(api, ns) and annotations())["gale.dev/config-hash"]
+    api.patch(
+        f"{MS}/namespaces/{ns}/microservices/gale",
+        {"spec": {"config": {"GALE_ENV": None, "GALE_LOG_LEVEL": None, "GALE_X": "1"}}},
+    )
+    after = wait_until(lambda: annotations()["gale.dev/config-hash"] != before and annotations())
+    assert after["gale.dev/config-hash"] != before
+    config = api.get(f"/api/v1/namespaces/{ns}/configmaps/gale-config")
+    assert config["data"] == {"GALE_X": "1"}  # the keys no longer in the spec are removed
+
+
+def test_deleted_and_edited_children_are_restored(api: Api, ns: str) -> None:
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    original = wait_until(lambda: deployment(api, ns))
+    api.delete(f"/apis/apps/v1/namespaces/{ns}/deployments/gale")
+    restored = wait_until(
+        lambda: (
+            (d := deployment(api, ns)) and d["metadata"]["uid"] != original["metadata"]["uid"] and d
+        ),
+        what="the Deployment to come back",
+    )
+    assert restored["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":0.1.0")
+    api.patch(
+        f"/api/v1/namespaces/{ns}/services/gale",
+        {"spec": {"ports": [{"name": "x", "port": 1, "targetPort": 1}]}},
+    )
+    wait_until(
+        lambda: api.get(f"/api/v1/namespaces/{ns}/services/gale")["spec"]["ports"][0]["port"] == 80,
+        what="the hand-edited Service to be repaired",
+    )
+
+
+def test_missing_secret_degrades_then_recovers(api: Api, ns: str) -> None:
+    make_microservice(api, ns)
+    degraded = wait_until(
+        lambda: (c := condition(api, ns, "Degraded")) and c["status"] == "True" and c,
+        what="Degraded=True",
+    )
+    assert degraded["reason"] == "SecretNotFound"
+    assert "gale-mongodb" in degraded["message"]
+    assert deployment(api, ns) is None
+    make_secret(api, ns)
+    wait_until(lambda: deployment(api, ns), what="the Deployment after the Secret appeared")
+    recovered = wait_until(
+        lambda: (c := condition(api, ns, "Degraded")) and c["status"] == "False" and c,
+        what="Degraded=False",
+    )
+    assert recovered["reason"] == "AsExpected"
+
+
+def test_delete_releases_finalizer_and_removes_children(api: Api, ns: str) -> None:
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    path = f"{MS}/namespaces/{ns}/microservices/gale"
+    wait_until(lambda: "gale.dev/finalizer" in (api.get(path)["metadata"].get("finalizers") or []))
+    wait_until(lambda: all(api.get(p.format(ns=ns)) for p in CHILDREN.values()))
+    api.delete(path)
+    wait_until(lambda: api.get(path) is None, what="the Microservice to go")
+    for child in CHILDREN.values():
+        wait_until(lambda c=child: api.get(c.format(ns=ns)) is None, what=child)
+
+
+def test_operator_metrics_are_served(cluster: tuple[Api, dict[str, Any]], ns: str) -> None:
+    api, info = cluster
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    wait_until(lambda: condition(api, ns, "Ready"))
+    url = f"http://127.0.0.1:{info['metrics_port']}/metrics"
+    text = wait_until(
+        lambda: (
+            (t := requests.get(url, timeout=5).text)
+            and 'gale_operator_reconciles_total{handler="reconcile",outcome="success"}' in t
+            and t
+        )
+    )
+    assert "gale_operator_reconcile_duration_seconds_bucket" in text
+    assert 'gale_operator_microservices{condition="Ready"' in text
+    assert "gale_operator_certificate_expiry_timestamp_seconds" in text
+    health = requests.get(f"http://127.0.0.1:{info['health_port']}/healthz", timeout=5)
+    assert health.status_code == 200
