@@ -18,6 +18,7 @@ from gale_service.handlers.base import ApiHandler
 from gale_service.handlers.export import ItemExportHandler
 from gale_service.handlers.health import LivenessHandler, ReadinessHandler, StartupHandler
 from gale_service.handlers.items import ItemCollectionHandler, ItemHandler
+from gale_service.handlers.metrics import MetricsHandler
 from gale_service.handlers.openapi import OpenApiHandler
 from gale_service.health import Health
 from gale_service.inflight import InFlight
@@ -25,6 +26,7 @@ from gale_service.logs import log_request
 from gale_service.problems import Problem
 from gale_service.settings import Settings
 from gale_service.store import ItemStore
+from gale_service.telemetry.tracing import ObservedApplication
 
 ID = r"(?P<item_id>[^/]+)"
 
@@ -60,7 +62,9 @@ def routes(services: Services) -> list[Rule]:
     def route(template: str, pattern: str, handler: type[ApiHandler], name: str) -> Rule:
         return url(pattern, handler, {"route": template, **deps}, name=name)
 
+    metrics = [] if services.settings.metrics_port else [metrics_route()]
     return [
+        *metrics,
         route("/livez", r"/livez", LivenessHandler, "livez"),
         route("/readyz", r"/readyz", ReadinessHandler, "readyz"),
         route("/startupz", r"/startupz", StartupHandler, "startupz"),
@@ -71,10 +75,21 @@ def routes(services: Services) -> list[Rule]:
     ]
 
 
+def metrics_route() -> Rule:
+    return url(r"/metrics", MetricsHandler, {"route": "/metrics"}, name="metrics")
+
+
+def make_metrics_app() -> Application:
+    """``/metrics`` alone, for ``GALE_METRICS_PORT``."""
+    return Application([metrics_route()], log_function=lambda handler: None)
+
+
 def make_app(services: Services) -> Application:
     settings = services.settings
-    return Application(
+    return ObservedApplication(
         routes(services),
+        trace_requests=settings.trace_requests,
+        debug=settings.debug,
         default_handler_class=NotFoundHandler,
         default_handler_args={"route": "unmatched", "inflight": services.inflight},
         compress_response=True,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from gale_service.app import Services, make_app
+from gale_service.app import Services, make_app, make_metrics_app
 from gale_service.body_limit import DISCARD_CAP_BYTES, BodyLimit
 from gale_service.db import DatabaseUnavailable, connect
 from gale_service.embedded_db import EmbeddedMongo
@@ -25,6 +25,8 @@ from gale_service.health import Health
 from gale_service.inflight import InFlight
 from gale_service.settings import Settings
 from gale_service.store import ItemStore, apply_migrations
+from gale_service.telemetry.db_monitoring import db_listeners
+from gale_service.telemetry.lifecycle import ServiceTelemetry
 
 log = logging.getLogger(__name__)
 MIGRATION_RETRY_SECONDS = 1.0
@@ -70,6 +72,7 @@ class RunningService:
     services: Services
     server: HTTPServer
     migrations: asyncio.Task[None]
+    telemetry: ServiceTelemetry
 
 
 def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
@@ -84,6 +87,7 @@ def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
         timeout_ms=settings.mongodb_timeout_ms,
         write_concern=settings.mongodb_write_concern.value,
         journal=settings.mongodb_journal,
+        event_listeners=db_listeners(),
     )
     return Services(
         settings=settings,
@@ -102,8 +106,24 @@ def start(services: Services, sockets: list[socket.socket]) -> RunningService:
     server = make_server(services)
     server.add_sockets(sockets)
     services.health.start_monitor(services.gateway)
+    telemetry = ServiceTelemetry(
+        driver=services.gateway.driver,
+        in_flight=lambda: services.inflight.count,
+        ready=lambda: services.health.readiness()[0],
+    )
+    settings = services.settings
+    if settings.metrics_port is not None:
+        telemetry.serve_metrics(
+            make_metrics_app(),
+            host=settings.host,
+            port=settings.metrics_port,
+            reuse_port=settings.workers > 1,
+        )
+    telemetry.start()
     migrations = asyncio.get_running_loop().create_task(_migrate_when_reachable(services))
-    return RunningService(services=services, server=server, migrations=migrations)
+    return RunningService(
+        services=services, server=server, migrations=migrations, telemetry=telemetry
+    )
 
 
 async def drain_then_stop(running: RunningService) -> None:
@@ -119,6 +139,7 @@ async def drain_then_stop(running: RunningService) -> None:
         log.warning("shutdown deadline passed", extra={"in_flight": services.inflight.count})
     await server.close_all_connections()
     await services.health.stop_monitor()
+    await running.telemetry.stop()
     await services.gateway.close()
     services.executors.shutdown()
     log.info("stopped")

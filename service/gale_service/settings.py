@@ -82,6 +82,14 @@ class Settings(BaseSettings):
 
     log_level: Annotated[str, Field(pattern=r"^(?i:debug|info|warning|error)$")] = "info"
     log_format: Annotated[str, Field(pattern=r"^(auto|json|text)$")] = "auto"
+    #: Also log to this file, rotated by size (VM installs; containers log to stdout only).
+    log_file: Path | None = None
+    log_file_max_bytes: Annotated[int, Field(ge=64 * 1024)] = 50 * 1024 * 1024
+    log_file_backups: Annotated[int, Field(ge=1, le=100)] = 5
+    #: Tornado debug mode (autoreload, tracebacks in responses): dev only.
+    debug: bool = False
+    #: The built-in request spans; off when an external instrumentation traces requests.
+    trace_requests: bool = True
 
     @classmethod
     def settings_customise_sources(
@@ -118,6 +126,15 @@ class Settings(BaseSettings):
                     )
         if self.mongodb_min_pool_size > self.mongodb_max_pool_size:
             raise ValueError("mongodb_min_pool_size: must not exceed mongodb_max_pool_size")
+        return self
+
+    @model_validator(mode="after")
+    def _debug_only_in_dev(self) -> Self:
+        if self.debug and self.env is Environment.PRODUCTION:
+            raise ValueError(
+                "debug: Tornado debug mode (autoreload, tracebacks in responses) is refused "
+                "when GALE_ENV=production"
+            )
         return self
 
     @property
