@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +12,8 @@ import yaml
 from gale_operator.config import parse_config
 
 from tests.helm.chart import CHART, NAMESPACE, RELEASE, VALUES_FILES, Manifest, Render, render_file
+from tests.images.health_server import health_server
+from tests.ports import free_port
 
 CHART_META = yaml.safe_load((CHART / "Chart.yaml").read_text())
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding"}
@@ -261,3 +265,20 @@ def test_notes_tell_the_user_what_to_do_next(rendered: Render) -> None:
         assert f"get microservice {name}" in rendered.notes
     else:
         assert "kind: Microservice" in rendered.notes
+
+
+def test_helm_test_script_fails_unless_the_operator_is_healthy() -> None:
+    """Run the test pod's own script against a stand-in /healthz, healthy and not."""
+    (container,) = render_file("default").one("Pod")["spec"]["containers"]
+    _, _, script, _ = container["command"]
+
+    def run(url: str) -> int:
+        return subprocess.run(
+            [sys.executable, "-c", script, url], capture_output=True, timeout=30
+        ).returncode
+
+    with health_server(path="/healthz", status=200) as port:
+        assert run(f"http://127.0.0.1:{port}/healthz") == 0
+    with health_server(path="/healthz", status=503) as port:
+        assert run(f"http://127.0.0.1:{port}/healthz") != 0
+    assert run(f"http://127.0.0.1:{free_port()}/healthz") != 0

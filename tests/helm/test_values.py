@@ -62,6 +62,8 @@ BAD_VALUES = [
     ({"instance": {"config": {"GALE_PORT": 8888}}}, "/instance/config/GALE_PORT"),
     ({"instance": {"mongodb": {"uri": "postgres://db"}}}, "/instance/mongodb/uri"),
     ({"instance": {"replicas": -1}}, "/instance/replicas"),
+    ({"commonLabels": {"app.kubernetes.io/name": "x"}}, "/commonLabels"),
+    ({"operator": {"podLabels": {"helm.sh/chart": "x"}}}, "/operator/podLabels"),
 ]
 
 

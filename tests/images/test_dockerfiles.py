@@ -7,16 +7,21 @@ every file the Dockerfile copies, and a locked install without the dev dependenc
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.images.dockerfile import Dockerfile, parse_dockerfile, substitute
 from tests.images.dockerignore import DockerIgnore
+from tests.images.health_server import health_server, write_self_signed
+from tests.ports import free_port
 from tests.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,3 +245,50 @@ def test_locked_runtime_set_leaves_out_every_dev_dependency() -> None:
     # Dev tools that are also runtime dependencies (none today) would legitimately appear.
     assert not (dev - runtime) & installed
     assert runtime <= installed
+
+
+def test_chart_runs_the_operator_as_the_image_user_on_its_ports() -> None:
+    """The chart's securityContext and ports must match what the image declares."""
+    dockerfile = parse_dockerfile(ROOT / "operator" / "Dockerfile")
+    uid, _, gid = dockerfile.final.all("USER")[-1].arguments.partition(":")
+    values = yaml.safe_load((ROOT / "helm" / "gale" / "values.yaml").read_text())["operator"]
+    for context in (values["podSecurityContext"], values["containerSecurityContext"]):
+        assert (context["runAsUser"], context["runAsGroup"]) == (int(uid), int(gid))
+    exposed = {int(port) for e in dockerfile.final.all("EXPOSE") for port in e.arguments.split()}
+    assert exposed == set(values["ports"].values())
+
+
+def _run_healthcheck(component: str, env: dict[str, str]) -> int:
+    dockerfile = parse_dockerfile(ROOT / component / "Dockerfile")
+    (healthcheck,) = dockerfile.final.all("HEALTHCHECK")
+    command = healthcheck.exec_form()
+    assert command is not None
+    assert command[0] == "python"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GALE_")}
+    result = subprocess.run(
+        [sys.executable, *command[1:]], env=clean | env, capture_output=True, timeout=30
+    )
+    return result.returncode
+
+
+@pytest.mark.parametrize(
+    ("component", "path", "port_variable"),
+    [("service", "/livez", "GALE_PORT"), ("operator", "/healthz", "GALE_OPERATOR_HEALTH_PORT")],
+)
+def test_healthcheck_passes_only_when_the_process_is_healthy(
+    component: str, path: str, port_variable: str
+) -> None:
+    with health_server(path=path, status=200) as port:
+        assert _run_healthcheck(component, {port_variable: str(port)}) == 0
+    with health_server(path=path, status=503) as port:
+        assert _run_healthcheck(component, {port_variable: str(port)}) != 0
+    assert _run_healthcheck(component, {port_variable: str(free_port())}) != 0
+
+
+def test_service_healthcheck_speaks_https_when_tls_is_configured(tmp_path: Path) -> None:
+    cert_file, key_file = write_self_signed(tmp_path)
+    tls_env = {"GALE_TLS_CERT_FILE": str(cert_file), "GALE_TLS_KEY_FILE": str(key_file)}
+    with health_server(path="/livez", status=200, tls=(cert_file, key_file)) as port:
+        assert _run_healthcheck("service", {"GALE_PORT": str(port)} | tls_env) == 0
+        # Plain HTTP against the TLS port fails: the check must follow the configuration.
+        assert _run_healthcheck("service", {"GALE_PORT": str(port)}) != 0
