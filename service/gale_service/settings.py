@@ -8,15 +8,24 @@ environment wins over files. Settings are frozen: nothing may change them after 
 from __future__ import annotations
 
 import enum
+import ipaddress
+import json
 import os
 import secrets
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Self
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 DEV_DATA_DIR = Path(".gale-data")
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/gale")
@@ -47,6 +56,8 @@ class Settings(BaseSettings):
         frozen=True,
         extra="ignore",
         case_sensitive=False,
+        # Lists are comma-separated (``GALE_TRUSTED_PROXIES=10.0.0.0/8,fd00::/8``), see below.
+        enable_decoding=False,
     )
 
     env: Environment = Environment.DEV
@@ -100,8 +111,47 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Environment first, then the secrets directory's files."""
-        return (init_settings, env_settings, file_secret_settings)
+        """Environment first, then the secrets directory's files.
+
+        Files are named like the setting without the ``GALE_`` prefix (``mongodb_uri``), the
+        way a Kubernetes Secret's keys read naturally; pydantic's default would want
+        ``gale_mongodb_uri``.
+        """
+        secrets_dir = getattr(file_secret_settings, "secrets_dir", None)
+        files = SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir, env_prefix="")
+        return (init_settings, env_settings, files)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: Any) -> Any:
+        """Tuple settings from the environment or a file: comma-separated, or a JSON array."""
+        if not isinstance(data, dict):
+            return data
+        split = dict(data)
+        for name, value in data.items():
+            field = cls.model_fields.get(name)
+            if field is None or not isinstance(value, str):
+                continue
+            if typing.get_origin(field.annotation) is tuple:
+                text = value.strip()
+                if text.startswith("["):
+                    try:
+                        split[name] = json.loads(text)
+                    except ValueError:
+                        raise ValueError(f"GALE_{name.upper()}: not a JSON array") from None
+                else:
+                    split[name] = tuple(part.strip() for part in text.split(",") if part.strip())
+        return split
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP address or CIDR network") from None
+        return value
 
     @field_validator("mongodb_uri")
     @classmethod
@@ -116,16 +166,18 @@ class Settings(BaseSettings):
     def _production_needs_real_secrets(self) -> Self:
         if self.env is Environment.PRODUCTION:
             if self.mongodb_uri is None:
-                raise ValueError("mongodb_uri: required when GALE_ENV=production")
+                raise ValueError("GALE_MONGODB_URI: required when GALE_ENV=production")
             for name in REQUIRED_SECRETS:
                 value = getattr(self, name)
                 if value is None or len(value.get_secret_value()) < 32:
                     raise ValueError(
-                        f"{name}: production needs a real secret of at least 32 characters "
-                        f"(GALE_{name.upper()} or a file in the secrets directory)"
+                        f"GALE_{name.upper()}: production needs a real secret of at least 32 "
+                        f"characters (the variable or a file {name!r} in the secrets directory)"
                     )
         if self.mongodb_min_pool_size > self.mongodb_max_pool_size:
-            raise ValueError("mongodb_min_pool_size: must not exceed mongodb_max_pool_size")
+            raise ValueError(
+                "GALE_MONGODB_MIN_POOL_SIZE: must not exceed GALE_MONGODB_MAX_POOL_SIZE"
+            )
         return self
 
     @model_validator(mode="after")
@@ -148,10 +200,9 @@ class SettingsError(Exception):
 
 def _describe(error: ValidationError) -> str:
     first = error.errors()[0]
-    location = ".".join(str(part) for part in first["loc"])
     message = first["msg"].removeprefix("Value error, ")
-    if location:
-        return f"GALE_{location.upper()}: {message}"
+    if first["loc"]:
+        return f"GALE_{str(first['loc'][0]).upper()}: {message}"
     return message
 
 
@@ -171,6 +222,8 @@ def load_settings(**overrides: Any) -> Settings:
         )
     except ValidationError as error:
         raise SettingsError(_describe(error)) from None
+    except PydanticSettingsError as error:
+        raise SettingsError(str(error)) from None
 
 
 def ensure_dev_secrets(settings: Settings) -> Settings:
