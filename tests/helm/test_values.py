@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import helm_python as helm
+import jsonschema
 import pytest
 import yaml
 
@@ -112,12 +113,14 @@ def test_schema_describes_exactly_the_documented_values() -> None:
     with helm.Chart.load(CHART) as chart:
         schema = chart.schema
     assert schema is not None
+    # Draft-07, which every Helm 3 and 4 release understands.
+    jsonschema.Draft7Validator.check_schema(schema)
 
     def schema_at(key: str) -> dict[str, Any]:
         node = schema
         for part in key.split("."):
             if "$ref" in node:
-                node = schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+                node = schema["definitions"][node["$ref"].rsplit("/", 1)[1]]
             node = node["properties"][part]
         return node
 
