@@ -13,6 +13,7 @@ from gale_service.settings import (
     exit_on_bad_settings,
     load_settings,
 )
+from gale_service.telemetry.setup import TracingConfigError, configure_tracing
 
 
 def main() -> None:
@@ -20,12 +21,25 @@ def main() -> None:
         settings = ensure_dev_secrets(load_settings())
     except SettingsError as error:
         exit_on_bad_settings(error)
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    configure_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        file=settings.log_file,
+        file_max_bytes=settings.log_file_max_bytes,
+        file_backups=settings.log_file_backups,
+    )
+    try:
+        tracing = configure_tracing()
+    except TracingConfigError as error:
+        exit_on_bad_settings(SettingsError(str(error)))
     try:
         run(settings)
     except EmbeddedDatabaseError as error:
         logging.getLogger("gale_service").error(str(error))
         raise SystemExit(1) from None
+    finally:
+        if tracing is not None:
+            tracing.shutdown()
 
 
 if __name__ == "__main__":

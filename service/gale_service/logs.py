@@ -13,9 +13,13 @@ import logging
 import sys
 import time
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import Any
 
 from tornado.web import RequestHandler
+
+from gale_service.telemetry.redaction import scrub_text
 
 request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "gale_request_context", default=None
@@ -25,7 +29,11 @@ _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
-    extras = {k: v for k, v in record.__dict__.items() if k not in _RESERVED}
+    extras = {
+        k: scrub_text(v) if isinstance(v, str) else v
+        for k, v in record.__dict__.items()
+        if k not in _RESERVED
+    }
     extras.update(request_context.get() or {})
     return extras
 
@@ -36,11 +44,11 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": scrub_text(record.getMessage()),
             **_extras(record),
         }
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = scrub_text(self.formatException(record.exc_info))
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
@@ -50,18 +58,37 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         fields = " ".join(f"{k}={v}" for k, v in _extras(record).items())
-        text = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()} {fields}"
+        message = scrub_text(record.getMessage())
+        text = f"{stamp} {record.levelname:<7} {record.name}: {message} {fields}"
         if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+            text += "\n" + scrub_text(self.formatException(record.exc_info))
         return text.rstrip()
 
 
-def configure_logging(*, level: str = "info", fmt: str = "auto") -> None:
+def configure_logging(
+    *,
+    level: str = "info",
+    fmt: str = "auto",
+    file: Path | None = None,
+    file_max_bytes: int = 50 * 1024 * 1024,
+    file_backups: int = 5,
+) -> None:
+    """Log to stdout (containers: the runtime collects and rotates it) and, for VM installs,
+    also to ``file`` as JSON lines, rotated by size."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
+    handlers: list[logging.Handler] = [handler]
+    if file is not None:
+        rotating = RotatingFileHandler(
+            file, maxBytes=file_max_bytes, backupCount=file_backups, encoding="utf-8"
+        )
+        rotating.setFormatter(JsonFormatter())
+        handlers.append(rotating)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        old.close()
+    root.handlers[:] = handlers
     root.setLevel(level.upper())
     # Tornado's own access log is replaced by :func:`log_request`.
     logging.getLogger("tornado.access").disabled = True

@@ -124,6 +124,14 @@ def _describe_request(span: Span, request: httputil.HTTPServerRequest) -> None:
         span.set_attribute("user_agent.original", agent)
 
 
+def outgoing_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
+    """``headers`` plus ``traceparent``/``tracestate``/``baggage`` of the current context:
+    pass them on every outgoing HTTP call so the callee continues this trace."""
+    carrier = dict(headers or {})
+    propagate.inject(carrier)
+    return carrier
+
+
 _current: ContextVar[ObservedRequest | None] = ContextVar("gale_observed_request", default=None)
 
 
@@ -222,4 +230,5 @@ __all__ = [
     "ObservedApplication",
     "ObservedRequest",
     "current_request",
+    "outgoing_headers",
 ]

@@ -1,0 +1,120 @@
+"""Request spans and their MongoDB children, read from the SDK's in-memory exporter."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+from tests.service.harness import LiveService
+from tests.service.telemetry_harness import (
+    ROUND_TRIP_ROUTE,
+    add_test_routes,
+    finished_spans,
+    span_exporter,
+)
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+PARENT_SPAN_ID = "00f067aa0ba902b7"
+
+
+@pytest.fixture(autouse=True)
+def spans() -> None:
+    span_exporter().clear()
+
+
+def server_spans(name: str) -> list[ReadableSpan]:
+    return [s for s in finished_spans() if s.kind is SpanKind.SERVER and s.name == name]
+
+
+def children(parent: ReadableSpan) -> list[ReadableSpan]:
+    span_id = parent.context.span_id
+    return [s for s in finished_spans() if s.parent is not None and s.parent.span_id == span_id]
+
+
+async def test_request_span_has_db_children_following_the_conventions(
+    service: LiveService, driver: str
+) -> None:
+    add_test_routes(service)
+    response = await service.fetch("/test/round-trip/widget?token=secret-value&page=2")
+    assert response.code == 200
+
+    (server,) = server_spans(f"GET {ROUND_TRIP_ROUTE}")
+    attributes = dict(server.attributes or {})
+    assert attributes["http.request.method"] == "GET"
+    assert attributes["http.route"] == ROUND_TRIP_ROUTE
+    assert attributes["url.path"] == "/test/round-trip/widget"
+    assert attributes["url.query"] == "token=REDACTED&page=2"
+    assert attributes["url.scheme"] == "http"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["server.address"] == "127.0.0.1"
+    assert attributes["network.protocol.version"] == "1.1"
+    assert server.status.status_code is StatusCode.UNSET
+
+    db_spans = children(server)
+    by_name = {span.name: span for span in db_spans}
+    assert {"insert items", "find items"} <= set(by_name), sorted(by_name)
+    assert all(span.kind is SpanKind.CLIENT for span in db_spans)
+    insert = dict(by_name["insert items"].attributes or {})
+    assert insert["db.system.name"] == "mongodb"
+    assert insert["db.collection.name"] == "items"
+    assert insert["db.operation.name"] == "insert"
+    assert insert["db.namespace"] == service.services.settings.mongodb_database
+    assert insert["server.address"] == "127.0.0.1"
+    # A transaction's commit has no collection: it is named after its database (admin).
+    assert "commitTransaction admin" in by_name
+    for span in db_spans:
+        assert span.context.trace_id == server.context.trace_id
+        assert server.start_time <= span.start_time <= span.end_time <= server.end_time
+
+
+async def test_incoming_traceparent_and_tracestate_are_continued(service: LiveService) -> None:
+    add_test_routes(service)
+    response = await service.fetch(
+        "/test/round-trip/continued",
+        headers={
+            "traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01",
+            "tracestate": "vendor=abc",
+            "baggage": "tenant=acme",
+        },
+    )
+    assert response.code == 200
+    (server,) = server_spans(f"GET {ROUND_TRIP_ROUTE}")
+    assert format(server.context.trace_id, "032x") == TRACE_ID
+    assert server.parent is not None
+    assert format(server.parent.span_id, "016x") == PARENT_SPAN_ID
+    assert server.parent.is_remote
+    assert server.context.trace_state.get("vendor") == "abc"
+    assert children(server), "the DB spans join the caller's trace too"
+    # What the handler would send on: this trace, this span as parent, the caller's baggage.
+    outgoing = json.loads(response.body)["outgoing"]
+    assert outgoing["traceparent"] == f"00-{TRACE_ID}-{format(server.context.span_id, '016x')}-01"
+    assert outgoing["baggage"] == "tenant=acme"
+
+
+async def test_unknown_paths_are_one_bounded_span_name(service: LiveService) -> None:
+    for path in ("/api/v1/nowhere", "/wp-admin/1", "/wp-admin/2"):
+        assert (await service.fetch(path)).code == 404
+    names = [s.name for s in finished_spans() if s.kind is SpanKind.SERVER]
+    assert names == ["GET", "GET", "GET"]
+    assert all("http.route" not in (s.attributes or {}) for s in finished_spans())
+
+
+async def test_probes_and_metrics_are_not_traced(service: LiveService) -> None:
+    for path in ("/livez", "/readyz", "/startupz", "/metrics"):
+        assert (await service.fetch(path)).code in {200, 503}
+    assert [s.name for s in finished_spans() if s.kind is SpanKind.SERVER] == []
+    # Nor do the health monitor's pings become traces of their own.
+    assert [s.name for s in finished_spans() if s.name.startswith("ping")] == []
+
+
+async def test_sampled_out_parent_makes_no_spans(service: LiveService) -> None:
+    add_test_routes(service)
+    response = await service.fetch(
+        "/test/round-trip/unsampled",
+        headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-00"},
+    )
+    assert response.code == 200
+    assert finished_spans() == []
