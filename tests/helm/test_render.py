@@ -10,8 +10,18 @@ from typing import Any
 
 import yaml
 from gale_operator.config import parse_config
+from gale_service.settings import REQUIRED_SECRETS, Settings
 
-from tests.helm.chart import CHART, NAMESPACE, RELEASE, VALUES_FILES, Manifest, Render, render_file
+from tests.helm.chart import (
+    CHART,
+    NAMESPACE,
+    RELEASE,
+    VALUES_FILES,
+    Manifest,
+    Render,
+    render_file,
+    render_values,
+)
 from tests.images.health_server import health_server
 from tests.ports import free_port
 
@@ -223,9 +233,8 @@ def test_images_follow_app_version_or_digest() -> None:
 def test_instance_reads_its_uri_from_the_secret_the_chart_made() -> None:
     rendered = render_file("instance")
     microservice = rendered.one("Microservice")
-    secret = rendered.one("Secret")
     reference = microservice["spec"]["mongodb"]["uriSecretRef"]
-    assert reference["name"] == secret["metadata"]["name"]
+    secret = _secret(rendered, reference["name"])
     uri = base64.b64decode(secret["data"][reference["key"]]).decode()
     assert uri == rendered.values["instance"]["mongodb"]["uri"]
     spec = microservice["spec"]
@@ -236,9 +245,59 @@ def test_instance_reads_its_uri_from_the_secret_the_chart_made() -> None:
     assert "WARNING" in rendered.notes
 
 
-def test_instance_with_an_existing_secret_makes_none() -> None:
-    rendered = render_file("tls-certmanager")
+def _secret(rendered: Render, name: str) -> Manifest:
+    (found,) = [s for s in rendered.kind("Secret") if s["metadata"]["name"] == name]
+    return found
+
+
+def test_instance_gets_signing_keys_the_service_accepts() -> None:
+    """The generated Secret holds every key a production service requires, in its format."""
+    rendered = render_file("instance")
+    spec = rendered.one("Microservice")["spec"]
+    by_name = {entry["name"]: entry for entry in spec["env"]}
+    keys: dict[str, str] = {}
+    for setting in REQUIRED_SECRETS:
+        reference = by_name[f"GALE_{setting.upper()}"]["valueFrom"]["secretKeyRef"]
+        assert reference["key"] == setting
+        secret = _secret(rendered, reference["name"])
+        keys[setting] = base64.b64decode(secret["data"][setting]).decode()
+    assert set(secret["data"]) == set(REQUIRED_SECRETS)
+    # The service's own validation (the same a production start runs) accepts them.
+    uri = rendered.values["instance"]["mongodb"]["uri"]
+    settings = Settings.model_validate({"env": "production", "mongodb_uri": uri, **keys})
+    assert settings.secret_key is not None
+    # Entries of instance.env follow the chart's, so the service sees both.
+    assert by_name["GALE_DRAIN_SECONDS"] == {"name": "GALE_DRAIN_SECONDS", "value": "10"}
+
+
+def test_instance_env_replaces_a_chart_entry_of_the_same_name() -> None:
+    rendered = render_values(
+        {
+            "instance": {
+                "enabled": True,
+                "mongodb": {"existingSecret": "db"},
+                "appSecrets": {"existingSecret": "keys"},
+                "env": [
+                    {
+                        "name": "GALE_JWT_KEYS",
+                        "valueFrom": {"secretKeyRef": {"name": "jwt", "key": "k"}},
+                    }
+                ],
+            }
+        }
+    )
     assert not rendered.kind("Secret")
+    env = rendered.one("Microservice")["spec"]["env"]
+    names = [entry["name"] for entry in env]
+    assert sorted(names) == sorted(f"GALE_{s.upper()}" for s in REQUIRED_SECRETS)
+    by_name = {entry["name"]: entry["valueFrom"]["secretKeyRef"] for entry in env}
+    assert by_name["GALE_JWT_KEYS"] == {"name": "jwt", "key": "k"}
+    assert by_name["GALE_SECRET_KEY"] == {"name": "keys", "key": "secret_key"}
+
+
+def test_instance_with_an_existing_secret_makes_no_uri_secret() -> None:
+    rendered = render_file("tls-certmanager")
+    assert [s["metadata"]["name"] for s in rendered.kind("Secret")] == ["shop-app-secrets"]
     spec = rendered.one("Microservice")["spec"]
     assert rendered.one("Microservice")["metadata"]["name"] == "shop"
     assert spec["mongodb"] == {

@@ -116,3 +116,33 @@ the exact image and wins over the tag; an empty tag means the chart's appVersion
 {{- printf "%s-mongodb" (include "gale.instance.name" . | trunc 55 | trimSuffix "-") -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The Secret holding the service's signing keys: yours, or the one the chart generates. */}}
+{{- define "gale.instance.appSecretName" -}}
+{{- if .Values.instance.appSecrets.existingSecret -}}
+{{- .Values.instance.appSecrets.existingSecret -}}
+{{- else -}}
+{{- printf "%s-app-secrets" (include "gale.instance.name" . | trunc 51 | trimSuffix "-") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The service's signing keys as env entries read from that Secret (a production service
+refuses to start without them), followed by instance.env; an entry of instance.env with
+the same name replaces the chart's, since the CRD keys env by name.
+*/}}
+{{- define "gale.instance.env" -}}
+{{- $secret := include "gale.instance.appSecretName" . -}}
+{{- $user := dict -}}
+{{- range .Values.instance.env -}}
+{{- $_ := set $user .name true -}}
+{{- end -}}
+{{- $env := list -}}
+{{- range $key := list "secret_key" "jwt_keys" "cookie_secrets" -}}
+{{- $name := printf "GALE_%s" (upper $key) -}}
+{{- if not (hasKey $user $name) -}}
+{{- $env = append $env (dict "name" $name "valueFrom" (dict "secretKeyRef" (dict "name" $secret "key" $key))) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml (concat $env .Values.instance.env) -}}
+{{- end -}}
