@@ -323,7 +323,8 @@ def test_notes_tell_the_user_what_to_do_next(rendered: Render) -> None:
         name = rendered.one("Microservice")["metadata"]["name"]
         assert f"get microservice {name}" in rendered.notes
     else:
-        assert "kind: Microservice" in rendered.notes
+        assert f"helm upgrade {RELEASE} " in rendered.notes
+        assert "--set instance.enabled=true" in rendered.notes
 
 
 def test_helm_test_script_fails_unless_the_operator_is_healthy() -> None:
