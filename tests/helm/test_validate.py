@@ -242,3 +242,18 @@ def test_service_monitor_uses_only_known_fields() -> None:
 def _seconds(duration: str) -> int:
     units = {"h": 3600, "m": 60, "s": 1}
     return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([hms])", duration))
+
+
+def test_readme_sample_microservice_matches_the_crd_schema() -> None:
+    readme = (CHART / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, re.S)
+    samples = [
+        doc for doc in map(yaml.safe_load, blocks) if doc and doc.get("kind") == "Microservice"
+    ]
+    assert samples, "the README shows no sample Microservice"
+    validator = jsonschema.Draft202012Validator(_strict(microservice_schema()))
+    for sample in samples:
+        assert sample["apiVersion"] == f"gale.dev/{_storage_version()}"
+        assert not [
+            f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(sample)
+        ]
