@@ -257,3 +257,12 @@ def test_readme_sample_microservice_matches_the_crd_schema() -> None:
         assert not [
             f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(sample)
         ]
+
+
+def test_artifact_hub_annotation_names_the_shipped_crd() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    (listed,) = yaml.safe_load(chart["annotations"]["artifacthub.io/crds"])
+    (crd,) = chart_crds()
+    assert listed["name"] == crd["metadata"]["name"]
+    assert listed["kind"] == crd["spec"]["names"]["kind"]
+    assert listed["version"] == _storage_version()
