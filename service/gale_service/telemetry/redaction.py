@@ -35,7 +35,7 @@ SECRET_HEADERS = frozenset(
     {"authorization", "cookie", "proxy-authorization", "set-cookie", "x-api-key"}
 )
 
-_QUERY_PAIR = re.compile(r"(?P<key>[^&=?#\s]+)=(?P<value>[^&#\s]*)")
+_QUERY_PAIR = re.compile(r"(?P<key>[^&=?#\s'\"(,]+)=(?P<value>[^&#\s'\"?]*)")
 _USERINFO = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@"
 )
