@@ -28,6 +28,16 @@ def notices(outcome: Outcome, *, previous_problem: Problem | None) -> list[Notic
     result = [notice for applied in outcome.applied for notice in _for_applied(applied)]
     if outcome.problem is not None and outcome.problem != previous_problem:
         result.append(Notice("Warning", outcome.problem.reason, outcome.problem.message))
+    result.extend(Notice("Warning", w.reason, w.message) for w in outcome.warnings)
+    if outcome.handed_back is not None:
+        result.append(
+            Notice(
+                "Normal",
+                "ReplicasHandedBack",
+                f"Autoscaling is off: spec.replicas set to {outcome.handed_back}, "
+                "the count the autoscaler ran, so the replica count does not jump",
+            )
+        )
     return result
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from gale_operator.core import kinds
 from gale_operator.core.naming import CONTAINER_PORT, PART_OF_LABEL, Owner
 from gale_operator.core.pod import pod_template, port_name
+from gale_operator.core.scaling import disruption_budget
 from gale_operator.core.spec import MicroserviceSpec
 
 Manifest = dict[str, Any]
@@ -62,11 +63,8 @@ def desired_configmap(spec: MicroserviceSpec, *, owner: Owner) -> Manifest:
 
 
 def desired_pdb(spec: MicroserviceSpec, *, owner: Owner) -> Manifest:
-    budget: dict[str, Any] = (
-        {"minAvailable": spec.disruption.min_available}
-        if spec.disruption.min_available is not None
-        else {"maxUnavailable": spec.disruption.max_unavailable}
-    )
+    """The PDB, with a budget that never forbids every eviction (see ``disruption_budget``)."""
+    budget = disruption_budget(spec)
     return _manifest(
         kinds.PDB,
         owner.metadata(),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gale_operator.core import conditions
@@ -78,7 +78,14 @@ def rollout_conditions(rollout: Rollout | None, problem: Problem | None) -> list
     else:
         counts = f"{rollout.available}/{rollout.want} available, {rollout.updated} updated"
         if rollout.want == 0:
-            ready = Condition(conditions.READY, Status.FALSE, "ScaledToZero", "No replicas wanted.")
+            # As asked and nothing wrong, like a Deployment's Available at 0: Ready. That no
+            # pod serves is in availableReplicas and the message.
+            ready = Condition(
+                conditions.READY,
+                Status.TRUE,
+                "ScaledToZero",
+                "Scaled to zero by spec.replicas: no pod runs and requests fail until scaled up.",
+            )
         elif rollout.available >= rollout.want:
             ready = Condition(conditions.READY, Status.TRUE, "MinimumReplicasAvailable", counts)
         else:
@@ -119,12 +126,22 @@ def desired_status(
     previous: Mapping[str, Any],
     problem: Problem | None,
     now: datetime.datetime,
+    overrides: Sequence[Condition] = (),
 ) -> dict[str, Any]:
-    """The full status the operator owns; fields it does not own are not mentioned."""
+    """The full status the operator owns; fields it does not own are not mentioned.
+
+    ``overrides`` (the rollout's verdict, e.g. Degraded ``RolloutFailed``) replace the
+    plain conditions of their type unless a reconcile problem speaks first. ``version`` is
+    what the pods run: it moves once every wanted pod runs the rendered ``spec`` and stays
+    with the last one that ran while scaled to zero.
+    """
     rollout = read_rollout(spec, deployment) if deployment is not None else None
     version = previous.get("version")
-    if rollout is not None and rollout.complete and problem is None:
+    if rollout is not None and rollout.complete and rollout.want > 0 and problem is None:
         version = spec.version
+    found = {c.type: c for c in rollout_conditions(rollout, problem)}
+    if problem is None:
+        found.update({c.type: c for c in overrides})
     status: dict[str, Any] = {
         "observedGeneration": generation,
         "replicas": rollout.replicas if rollout else 0,
@@ -133,7 +150,7 @@ def desired_status(
         "selector": owner.selector_string,
         "conditions": conditions.upsert_all(
             previous.get("conditions") or conditions.initial(generation=generation, now=now),
-            rollout_conditions(rollout, problem),
+            found.values(),
             generation=generation,
             now=now,
         ),

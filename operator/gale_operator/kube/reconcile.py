@@ -13,14 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from gale_operator.core import conditions, kinds
-from gale_operator.core.desired import desired_objects
 from gale_operator.core.diff import merge_patch
 from gale_operator.core.naming import Owner
-from gale_operator.core.spec import MicroserviceSpec, SpecError, parse_spec
+from gale_operator.core.plan import Plan, plan_pass
+from gale_operator.core.rollout import report_rollout
+from gale_operator.core.spec import MicroserviceSpec, SpecError
 from gale_operator.core.status import Problem, desired_status
 from gale_operator.core.tls_status import with_tls_status
 from gale_operator.kube.apply import Action, Applied, ChildConflict, apply_child
 from gale_operator.kube.client import ApiError, KubeClient
+from gale_operator.kube.handover import hand_back_replicas
 from gale_operator.kube.tls import TLSOutcome, reconcile_tls
 
 
@@ -29,6 +31,10 @@ class Outcome:
     applied: tuple[Applied, ...]
     problem: Problem | None
     status: Mapping[str, Any]
+    #: Worth a Warning Event though the pass went through (e.g. a rollout rolled back).
+    warnings: tuple[Problem, ...] = ()
+    #: The count written into spec.replicas as autoscaling was turned off.
+    handed_back: int | None = None
 
 
 def owner_of(body: Mapping[str, Any]) -> Owner:
@@ -75,18 +81,30 @@ async def reconcile(
     problem: Problem | None = None
     spec: MicroserviceSpec | None = None
     tls: TLSOutcome | None = None
+    plan: Plan | None = None
+    handed_back: int | None = None
     try:
-        spec = parse_spec(body.get("spec") or {})
+        # The spec to render: the asked release or the restored one, replicas handed back.
+        plan = plan_pass(
+            body.get("spec") or {},
+            owner=owner,
+            generation=generation,
+            observed=observed,
+            service_monitor_available=service_monitor_available,
+            now=now,
+        )
+        spec = plan.spec
         await check_references(client, spec, owner=owner)
         # Before the Deployment: its pods mount the Secret this creates.
         tls = await reconcile_tls(
             client, spec, owner=owner, previous_tls=(body.get("status") or {}).get("tls"), now=now
         )
         applied.extend(tls.applied)
-        wanted = desired_objects(
-            spec, owner=owner, service_monitor_available=service_monitor_available
-        )
-        for kind, manifest in wanted.items():
+        if plan.write_spec_replicas is not None and await hand_back_replicas(
+            client, body, replicas=plan.write_spec_replicas
+        ):
+            handed_back = plan.write_spec_replicas
+        for kind, manifest in plan.objects.items():
             name = manifest["metadata"]["name"] if manifest else _child_name(kind, owner)
             applied.append(
                 await apply_child(
@@ -112,6 +130,11 @@ async def reconcile(
     deployment = _deployment_after(applied, observed)
     status: Mapping[str, Any] = body.get("status") or {}
     if spec is not None:
+        rollout = (
+            report_rollout(plan.rollout, deployment, previous=status.get("rollout"))
+            if plan is not None
+            else None
+        )
         status = desired_status(
             spec,
             owner=owner,
@@ -120,7 +143,10 @@ async def reconcile(
             previous=status,
             problem=problem,
             now=now,
+            overrides=rollout.conditions if rollout else (),
         )
+        if rollout is not None:
+            status["rollout"] = rollout.status
         if tls is not None:
             status = with_tls_status(
                 status,
@@ -132,7 +158,14 @@ async def reconcile(
     else:
         status = _problem_only_status(status, problem, generation=generation, now=now)
     await write_status(client, owner=owner, previous=body.get("status") or {}, status=status)
-    return Outcome(tuple(applied), problem, status)
+    warning = plan.rollout.warning if plan is not None else None
+    return Outcome(
+        tuple(applied),
+        problem,
+        status,
+        warnings=(warning,) if warning is not None else (),
+        handed_back=handed_back,
+    )
 
 
 async def write_status(

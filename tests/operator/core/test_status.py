@@ -124,6 +124,7 @@ def test_version_stays_at_the_last_complete_rollout() -> None:
     assert "version" not in status_for(None)
 
 
-def test_scaled_to_zero_is_not_ready() -> None:
+def test_scaled_to_zero_is_ready_and_keeps_the_last_version() -> None:
     dep = {"metadata": {"generation": 1}, "spec": {"replicas": 0}, "status": {}}
-    assert conditions_of(status_for(dep))["Ready"] == ("False", "ScaledToZero")
+    assert conditions_of(status_for(dep))["Ready"] == ("True", "ScaledToZero")
+    assert status_for(dep, previous={"version": "3.0"})["version"] == "3.0"

@@ -1,0 +1,318 @@
+"""Rollouts: which release the Deployment should run, whether its rollout failed, what to restore.
+
+A *release* is every spec field that shapes the pods (image, resources, env, config, the
+MongoDB reference, TLS, observability): what ``kubectl rollout undo`` would put back, plus
+the ConfigMap the pods read. The Deployment controller does the rolling; this module reads
+its verdict (``Progressing`` with reason ``ProgressDeadlineExceeded``) and answers a failed
+attempt by rendering the last release that was Ready instead of the one asked for, until a
+later spec change asks for something new.
+
+The memory this needs (the release the template was rendered from, the last Ready release,
+the failed attempt) lives in annotations on the Deployment, written in the same patch as the
+template they describe. A decision therefore never pairs a template with an older record of
+it, which the Microservice's own status, arriving through a separate watch, cannot promise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from gale_operator.core import conditions
+from gale_operator.core.conditions import Condition, Status
+from gale_operator.core.naming import Owner
+from gale_operator.core.pod import pod_template
+from gale_operator.core.spec import parse_spec
+from gale_operator.core.status import Problem, read_rollout
+from gale_operator.core.status import Rollout as DeploymentProgress
+
+#: Spec fields that render into the pods (or the ConfigMap they read): one release.
+RELEASE_FIELDS = ("image", "resources", "env", "config", "mongodb", "tls", "observability")
+#: Spec fields whose change is no new attempt at a release: scaling and the pause switch.
+NOT_AN_ATTEMPT = ("replicas", "autoscaling", "disruption")
+
+RELEASE_ANNOTATION = "gale.dev/release"
+LAST_READY_ANNOTATION = "gale.dev/last-ready-release"
+FAILED_ANNOTATION = "gale.dev/failed-rollout"
+FAILED_REASON = "RolloutFailed"
+
+
+class Phase(enum.StrEnum):
+    PROGRESSING = "Progressing"
+    COMPLETE = "Complete"
+    PAUSED = "Paused"
+    ROLLING_BACK = "RollingBack"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+
+
+def _digest(value: Any) -> str:
+    payload = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:12]
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+    """One version of the pods: its image version, a hash of its pod template, its spec fields."""
+
+    version: str
+    template_hash: str
+    fields: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.version} (template {self.template_hash})"
+
+    def dump(self, *, with_fields: bool) -> str:
+        record: dict[str, Any] = {"version": self.version, "templateHash": self.template_hash}
+        if with_fields:
+            record["spec"] = dict(self.fields)
+        return json.dumps(record, sort_keys=True, separators=(",", ":"))
+
+
+@dataclasses.dataclass(frozen=True)
+class FailedAttempt:
+    """A release whose rollout failed, and the spec it was asked by (``attempt``)."""
+
+    version: str
+    template_hash: str
+    attempt: str
+    generation: int
+    at: str
+
+    def dump(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+
+
+def release_of(raw_spec: Mapping[str, Any], *, owner: Owner) -> Release:
+    """The release a spec asks for; raises :class:`~gale_operator.core.spec.SpecError`."""
+    spec = parse_spec(raw_spec)
+    return Release(
+        version=spec.version,
+        template_hash=_digest(pod_template(spec, owner=owner)),
+        fields={key: raw_spec[key] for key in RELEASE_FIELDS if key in raw_spec},
+    )
+
+
+def attempt_of(raw_spec: Mapping[str, Any]) -> str:
+    """Identifies an attempt: any spec change but scaling or (un)pausing makes a new one."""
+    rollout = {k: v for k, v in (raw_spec.get("rollout") or {}).items() if k != "paused"}
+    rest = {k: v for k, v in raw_spec.items() if k not in NOT_AN_ATTEMPT and k != "rollout"}
+    return _digest({**rest, "rollout": rollout})
+
+
+def with_release(raw_spec: Mapping[str, Any], release: Release) -> dict[str, Any]:
+    """``raw_spec`` with every release field taken from ``release`` instead."""
+    rest = {k: v for k, v in raw_spec.items() if k not in RELEASE_FIELDS}
+    return {**rest, **release.fields}
+
+
+def _load_release(text: str | None) -> Release | None:
+    try:
+        record = json.loads(text) if text else None
+        if not isinstance(record, dict):
+            return None
+        return Release(
+            version=str(record["version"]),
+            template_hash=str(record["templateHash"]),
+            fields=dict(record.get("spec") or {}),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None  # hand-edited or foreign: no memory rather than a crash
+
+
+def _load_failed(text: str | None) -> FailedAttempt | None:
+    try:
+        record = json.loads(text) if text else None
+        return FailedAttempt(**record) if isinstance(record, dict) else None
+    except (ValueError, TypeError):
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutPlan:
+    """What this reconcile pass renders, and the memory it writes back onto the Deployment."""
+
+    spec: Mapping[str, Any]
+    asked: Release
+    target: Release
+    last_ready: Release | None
+    failed: FailedAttempt | None
+    paused: bool
+    deadline_seconds: int
+    newly_failed: bool
+
+    @property
+    def restoring(self) -> bool:
+        return self.target.template_hash != self.asked.template_hash
+
+    def annotations(self, observed: Mapping[str, Any] | None) -> dict[str, str | None]:
+        """Deployment annotations; ``None`` removes a record the Deployment still carries."""
+        have = ((observed or {}).get("metadata") or {}).get("annotations") or {}
+        values = {
+            RELEASE_ANNOTATION: self.target.dump(with_fields=False),
+            LAST_READY_ANNOTATION: self.last_ready.dump(with_fields=True)
+            if self.last_ready
+            else None,
+            FAILED_ANNOTATION: self.failed.dump() if self.failed else None,
+        }
+        return {key: value for key, value in values.items() if value is not None or key in have}
+
+    def failure_message(self, *, restore_stuck: bool = False) -> str:
+        if self.failed is None:
+            return ""
+        what = f"{self.failed.version} (template {self.failed.template_hash})"
+        head = f"The rollout of {what} made no progress within {self.deadline_seconds}s"
+        if not self.restoring:
+            tail = "; there is no earlier Ready version to restore"
+        elif restore_stuck:
+            tail = f"; the restored last Ready version {self.target} makes no progress either"
+        else:
+            tail = f"; restored the last Ready version {self.target}"
+        return f"{head}{tail}. Change the spec to try again."
+
+    @property
+    def warning(self) -> Problem | None:
+        """The Warning Event a newly failed rollout deserves (once, when it is detected)."""
+        return Problem(FAILED_REASON, self.failure_message()) if self.newly_failed else None
+
+
+def plan_rollout(
+    raw_spec: Mapping[str, Any],
+    *,
+    owner: Owner,
+    generation: int,
+    deployment: Mapping[str, Any] | None,
+    now: datetime.datetime,
+) -> RolloutPlan:
+    """Decide the release to render from the spec and the Deployment as observed before applying.
+
+    The asked release becomes the last Ready one once the Deployment has rolled it out to
+    at least one available pod. It has failed when the Deployment, caught up with its
+    template, reports the progress deadline exceeded for it; then the last Ready release
+    (if any, and if it differs) is rendered until the spec changes other than by scaling.
+    """
+    spec = parse_spec(raw_spec)
+    asked = release_of(raw_spec, owner=owner)
+    attempt = attempt_of(raw_spec)
+    notes = ((deployment or {}).get("metadata") or {}).get("annotations") or {}
+    running = _load_release(notes.get(RELEASE_ANNOTATION))
+    last_ready = _load_release(notes.get(LAST_READY_ANNOTATION))
+    failed = _load_failed(notes.get(FAILED_ANNOTATION))
+    if failed is not None and failed.attempt != attempt:
+        failed = None  # a later spec change: a fresh attempt
+    progress = read_rollout(spec, deployment) if deployment is not None else None
+    runs_asked = running is not None and running.template_hash == asked.template_hash
+    if progress is not None and runs_asked and progress.complete and progress.want > 0:
+        last_ready, failed = asked, None
+    newly_failed = (
+        failed is None
+        and not spec.rollout.paused
+        and progress is not None
+        and runs_asked
+        and progress.caught_up
+        and progress.deadline_exceeded
+        and (last_ready is None or last_ready.template_hash != asked.template_hash)
+    )
+    if newly_failed:
+        failed = FailedAttempt(
+            version=asked.version,
+            template_hash=asked.template_hash,
+            attempt=attempt,
+            generation=generation,
+            at=conditions.timestamp(now),
+        )
+    render, target = raw_spec, asked
+    if failed is not None and last_ready is not None:
+        restored_spec = with_release(raw_spec, last_ready)
+        restored = release_of(restored_spec, owner=owner)
+        if restored.template_hash != asked.template_hash:
+            render, target = restored_spec, restored
+    return RolloutPlan(
+        spec=render,
+        asked=asked,
+        target=target,
+        last_ready=last_ready,
+        failed=failed,
+        paused=spec.rollout.paused,
+        deadline_seconds=spec.rollout.progress_deadline_seconds,
+        newly_failed=newly_failed,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class RolloutReport:
+    """``status.rollout`` and the conditions the rollout decides over the plain ones."""
+
+    phase: Phase
+    status: dict[str, Any]
+    conditions: tuple[Condition, ...]
+
+
+def report_rollout(
+    plan: RolloutPlan,
+    deployment: Mapping[str, Any] | None,
+    *,
+    previous: Mapping[str, Any] | None,
+) -> RolloutReport:
+    """How the rollout stands after this pass applied ``plan`` (``deployment`` as it is now)."""
+    progress = read_rollout(parse_spec(plan.spec), deployment) if deployment else None
+    notes = ((deployment or {}).get("metadata") or {}).get("annotations") or {}
+    running = _load_release(notes.get(RELEASE_ANNOTATION))
+    on_target = running is not None and running.template_hash == plan.target.template_hash
+    stuck = bool(on_target and progress and progress.caught_up and progress.deadline_exceeded)
+    phase, message = _phase(plan, progress, on_target=on_target, stuck=stuck)
+    found: list[Condition] = []
+    if phase is Phase.PAUSED:
+        found.append(Condition(conditions.PROGRESSING, Status.FALSE, "RolloutPaused", message))
+    elif phase is Phase.ROLLING_BACK:
+        found.append(Condition(conditions.PROGRESSING, Status.TRUE, "RollingBack", message))
+    elif phase is Phase.ROLLED_BACK:
+        found.append(Condition(conditions.PROGRESSING, Status.FALSE, "RolledBack", message))
+    if plan.failed is not None:
+        failure = plan.failure_message(restore_stuck=stuck and plan.restoring)
+        found.append(Condition(conditions.DEGRADED, Status.TRUE, FAILED_REASON, failure))
+    status: dict[str, Any] = {
+        "phase": phase.value,
+        "message": message,
+        "version": plan.target.version,
+        "templateHash": plan.target.template_hash,
+        "lastReadyVersion": plan.last_ready.version if plan.last_ready else None,
+        "lastReadyTemplateHash": plan.last_ready.template_hash if plan.last_ready else None,
+        "failedVersion": plan.failed.version if plan.failed else None,
+        "failedTemplateHash": plan.failed.template_hash if plan.failed else None,
+        "failedGeneration": plan.failed.generation if plan.failed else None,
+        "failedAt": plan.failed.at if plan.failed else None,
+        "restoredVersion": plan.target.version if plan.failed and plan.restoring else None,
+    }
+    had = previous or {}
+    status = {k: v for k, v in status.items() if v is not None or k in had}
+    return RolloutReport(phase, status, tuple(found))
+
+
+def _phase(
+    plan: RolloutPlan, progress: DeploymentProgress | None, *, on_target: bool, stuck: bool
+) -> tuple[Phase, str]:
+    counts = (
+        f"{progress.updated}/{progress.want} updated, {progress.available} available"
+        if progress is not None
+        else "no Deployment yet"
+    )
+    if plan.paused:
+        return Phase.PAUSED, f"Paused by spec.rollout.paused at {plan.target} ({counts})."
+    complete = on_target and progress is not None and progress.complete
+    if plan.failed is not None and plan.restoring:
+        if stuck:
+            return Phase.FAILED, f"Rolling back to {plan.target} made no progress ({counts})."
+        if complete:
+            return Phase.ROLLED_BACK, f"Rolled back to {plan.target} ({counts})."
+        return Phase.ROLLING_BACK, f"Rolling back to {plan.target} ({counts})."
+    if plan.failed is not None:
+        return Phase.FAILED, f"Rollout of {plan.target} failed ({counts})."
+    if complete:
+        return Phase.COMPLETE, f"Running {plan.target} ({counts})."
+    return Phase.PROGRESSING, f"Rolling out {plan.target} ({counts})."
