@@ -12,17 +12,19 @@ from functools import cache
 from typing import Any
 
 from gale_service.logs import JsonFormatter
-from gale_service.telemetry.tracing import outgoing_headers
+from gale_service.telemetry.tracing import outgoing_headers, websocket_message_span
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from tornado.web import Application, RequestHandler, url
+from tornado.websocket import WebSocketHandler
 
 from tests.service.harness import LiveService
 
 ROUND_TRIP_ROUTE = "/test/round-trip/{name}"
 FAILING_ROUTE = "/test/failing"
+SOCKET_ROUTE = "/test/ws"
 
 
 @cache
@@ -62,6 +64,21 @@ class FailingHandler(RoundTripHandler):
         raise RuntimeError("telemetry test failure")
 
 
+class EchoSocket(WebSocketHandler):
+    """Echoes each message after a DB read, traced the way the service's sockets are."""
+
+    def initialize(self, route: str, store: Any) -> None:
+        self.route = route
+        self.store = store
+
+    async def on_message(self, message: str | bytes) -> None:
+        with websocket_message_span(self.route, direction="in"):
+            await self.store.list(limit=1)
+            logging.getLogger("tests.echo").info("echoing")
+            with websocket_message_span(self.route, direction="out"):
+                await self.write_message(message)
+
+
 def application(live: LiveService) -> Application:
     """The live service's Application, under any connection-level wrappers."""
     target: Any = live.running.server.request_callback
@@ -81,6 +98,7 @@ def add_test_routes(live: LiveService) -> None:
                 {"route": ROUND_TRIP_ROUTE, "store": store},
             ),
             url(r"/test/failing", FailingHandler, {"route": FAILING_ROUTE, "store": store}),
+            url(r"/test/ws", EchoSocket, {"route": SOCKET_ROUTE, "store": store}),
         ],
     )
 

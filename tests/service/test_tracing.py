@@ -7,12 +7,15 @@ import json
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
+from tornado.websocket import websocket_connect
 
 from tests.service.harness import LiveService
 from tests.service.telemetry_harness import (
     ROUND_TRIP_ROUTE,
+    SOCKET_ROUTE,
     add_test_routes,
     finished_spans,
+    json_log_lines,
     span_exporter,
 )
 
@@ -118,3 +121,25 @@ async def test_sampled_out_parent_makes_no_spans(service: LiveService) -> None:
     )
     assert response.code == 200
     assert finished_spans() == []
+
+
+async def test_websocket_messages_are_traces_linked_to_the_upgrade(service: LiveService) -> None:
+    add_test_routes(service)
+    socket = await websocket_connect(service.base_url.replace("http", "ws") + SOCKET_ROUTE)
+    with json_log_lines() as lines:
+        await socket.write_message("hello")
+        assert await socket.read_message() == "hello"
+    socket.close()
+
+    (upgrade,) = server_spans(f"GET {SOCKET_ROUTE}")
+    assert (upgrade.attributes or {})["http.response.status_code"] == 101
+    (received,) = [s for s in finished_spans() if s.name == f"receive {SOCKET_ROUTE}"]
+    (sent,) = [s for s in finished_spans() if s.name == f"send {SOCKET_ROUTE}"]
+    assert received.kind is SpanKind.CONSUMER
+    assert sent.kind is SpanKind.PRODUCER
+    assert [link.context.span_id for link in received.links] == [upgrade.context.span_id]
+    assert [link.context.span_id for link in sent.links] == [received.context.span_id]
+    assert received.context.trace_id != upgrade.context.trace_id, "a trace per message"
+    assert [s.name for s in children(received)] == ["find items"]
+    (echo,) = [line for line in lines if line["logger"] == "tests.echo"]
+    assert echo["trace_id"] == format(received.context.trace_id, "032x")

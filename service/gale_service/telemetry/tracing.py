@@ -20,7 +20,8 @@ must not count against the error budget.
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -132,6 +133,46 @@ def outgoing_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
     return carrier
 
 
+@contextmanager
+def websocket_message_span(route: str, *, direction: str) -> Iterator[Span]:
+    """Count one WebSocket message and trace its handling (``in``) or sending (``out``).
+
+    Each message is a trace of its own, linked to the upgrade request's span: a connection
+    lives for hours, and one trace holding all its messages would be unreadable. Log lines
+    written inside carry the message's trace.
+    """
+    metrics.websocket_message(direction)
+    upgrade = trace.get_current_span().get_span_context()
+    operation = "receive" if direction == "in" else "send"
+    with TRACER.start_as_current_span(
+        f"{operation} {route}",
+        context=otel_context.Context(),
+        kind=SpanKind.CONSUMER if direction == "in" else SpanKind.PRODUCER,
+        links=[trace.Link(upgrade)] if upgrade.is_valid else None,
+        attributes={
+            "network.protocol.name": "websocket",
+            "messaging.operation.type": operation,
+            "messaging.destination.name": route,
+        },
+    ) as span:
+        span_context = span.get_span_context()
+        token = (
+            request_context.set(
+                {
+                    "trace_id": format(span_context.trace_id, "032x"),
+                    "span_id": format(span_context.span_id, "016x"),
+                }
+            )
+            if span_context.is_valid
+            else None
+        )
+        try:
+            yield span
+        finally:
+            if token is not None:
+                request_context.reset(token)
+
+
 _current: ContextVar[ObservedRequest | None] = ContextVar("gale_observed_request", default=None)
 
 
@@ -231,4 +272,5 @@ __all__ = [
     "ObservedRequest",
     "current_request",
     "outgoing_headers",
+    "websocket_message_span",
 ]
