@@ -139,10 +139,14 @@ class ReloadingTLS:
         return True
 
     async def watch(self) -> None:
-        """Poll the files forever; cancel to stop."""
+        """Poll the files forever; cancel to stop.
+
+        Each poll runs in a worker thread so a slow volume never stalls the event loop; the
+        handshake callback only reads the ``_current`` reference, which is swapped whole.
+        """
         while True:
             await asyncio.sleep(self.poll_interval)
-            self.reload_if_changed()
+            await asyncio.to_thread(self.reload_if_changed)
 
     def start(self) -> None:
         """Begin watching in the running event loop."""
