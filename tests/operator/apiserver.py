@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import copy
 import datetime
@@ -53,6 +54,7 @@ BUILTINS: dict[str, tuple[str, str, bool]] = {
     "customresourcedefinitions": ("apiextensions.k8s.io/v1", "CustomResourceDefinition", False),
 }
 VERBS = ("get", "list", "watch", "create", "patch", "delete")
+NAMESPACES = kmock.resource("v1/namespaces")
 _NAMESPACES = re.compile(r"^/api/v1/namespaces(?:/(?P<name>[^/]+))?/?$")
 
 
@@ -81,7 +83,8 @@ class ApiServer(kmock.KubernetesEmulator):
     _log: list[tuple[int, kmock.resource, Json]] = attrs.field(factory=list, init=False)
     _changed: asyncio.Condition = attrs.field(factory=asyncio.Condition, init=False)
     _kinds: dict[kmock.resource, tuple[str, bool, set[str]]] = attrs.field(factory=dict, init=False)
-    namespaces: set[str] = attrs.field(factory=lambda: {"default", "kube-system"})
+    #: Namespace objects by name; ``default`` and ``kube-system`` are added at start.
+    namespaces: dict[str, Json] = attrs.field(factory=dict, init=False)
     access_log: bool = False
 
     def __attrs_post_init__(self) -> None:
@@ -90,8 +93,15 @@ class ApiServer(kmock.KubernetesEmulator):
             self.register(
                 kmock.resource(f"{api_version}/{plural}"), kind=kind, namespaced=namespaced
             )
+        for name in ("default", "kube-system"):
+            self.namespaces[name] = {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "status": {"phase": "Active"},
+                "metadata": {"name": name, "uid": str(uuid.uuid4()), "resourceVersion": "0"},
+            }
         # Served by _serve_namespaces; kopf waits for it in discovery even when cluster-wide.
-        self.resources[kmock.resource("v1/namespaces")] = kmock.ResourceInfo(
+        self.resources[NAMESPACES] = kmock.ResourceInfo(
             kind="Namespace", namespaced=False, verbs={"get", "list", "watch"}, singular="namespace"
         )
 
@@ -122,7 +132,7 @@ class ApiServer(kmock.KubernetesEmulator):
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         match = _NAMESPACES.match(raw.path)
-        if match and raw.method == "GET":
+        if match and raw.method in {"GET", "POST"}:
             response = await self._serve_namespaces(raw, match.group("name"))
         else:
             response = await super().__call__(raw)
@@ -187,7 +197,7 @@ class ApiServer(kmock.KubernetesEmulator):
             return _status(422, "Invalid", "metadata.name or metadata.generateName is required")
         if namespaced:
             meta["namespace"] = namespace or meta.get("namespace") or "default"
-            self.namespaces.add(meta["namespace"])
+            await self._add_namespace(meta["namespace"])
         key = (res, meta.get("namespace") if namespaced else None, meta["name"])
         if key in self._objects and not self._objects[key].deleted:
             return _status(409, "AlreadyExists", f"{res.plural} {meta['name']!r} already exists")
@@ -330,46 +340,73 @@ class ApiServer(kmock.KubernetesEmulator):
     async def _events_after(
         self, cursor: int, res: kmock.resource, namespace: str | None, *, timeout: float
     ) -> AsyncIterator[Json]:
+        """Events after resourceVersion ``cursor``, then live ones, until ``timeout``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            pending = [(rv, e) for rv, r, e in self._log if rv > cursor and r == res]
-            for rv, event in pending:
-                cursor = rv
-                if namespace is None or event["object"]["metadata"].get("namespace") == namespace:
+        position = bisect.bisect_right([rv for rv, _, _ in self._log], cursor)
+        while True:
+            while position < len(self._log):
+                _, r, event = self._log[position]
+                position += 1
+                if r == res and (
+                    namespace is None or event["object"]["metadata"].get("namespace") == namespace
+                ):
                     yield event
+            # The predicate is checked under the lock: a commit made while the last event was
+            # being written cannot be missed.
             async with self._changed:
                 try:
-                    await asyncio.wait_for(self._changed.wait(), timeout=deadline - loop.time())
+                    await asyncio.wait_for(
+                        self._changed.wait_for(lambda: position < len(self._log)),  # noqa: B023
+                        timeout=deadline - loop.time(),
+                    )
                 except TimeoutError:
                     return
 
-    async def _serve_namespaces(self, raw: aiohttp.web.BaseRequest, name: str | None) -> Any:
-        def namespace(ns: str) -> Json:
-            return {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": ns, "uid": f"ns-{ns}", "resourceVersion": "1"},
-                "status": {"phase": "Active"},
-            }
+    async def _add_namespace(self, name: str) -> None:
+        """Namespaces come into being with their first object (or a POST), with a watch event."""
+        if name in self.namespaces:
+            return
+        self.namespaces[name] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "uid": str(uuid.uuid4()),
+                "resourceVersion": self._next_revision(),
+                "creationTimestamp": _now(),
+            },
+            "status": {"phase": "Active"},
+        }
+        await self._commit(NAMESPACES, "ADDED", self.namespaces[name])
 
+    async def _serve_namespaces(self, raw: aiohttp.web.BaseRequest, name: str | None) -> Any:
+        if raw.method == "POST" and name is None:
+            created = (await raw.json()).get("metadata", {}).get("name")
+            if not created or created in self.namespaces:
+                return _status(409, "AlreadyExists", f"namespaces {created!r} already exists")
+            await self._add_namespace(created)
+            return aiohttp.web.json_response(self.namespaces[created], status=201)
         if name is not None:
             if name not in self.namespaces:
                 return _status(404, "NotFound", f"namespaces {name!r} not found")
-            return aiohttp.web.json_response(namespace(name))
-        items = [namespace(ns) for ns in sorted(self.namespaces)]
+            return aiohttp.web.json_response(self.namespaces[name])
         if raw.query.get("watch") not in {"true", "1"}:
             return aiohttp.web.json_response(
                 {
                     "apiVersion": "v1",
                     "kind": "NamespaceList",
-                    "metadata": {"resourceVersion": "1"},
-                    "items": items,
+                    "metadata": {"resourceVersion": str(self._revision)},
+                    "items": [self.namespaces[ns] for ns in sorted(self.namespaces)],
                 }
             )
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(raw)
-        await asyncio.sleep(float(raw.query.get("timeoutSeconds") or 3600))
+        since = raw.query.get("resourceVersion") or ""
+        cursor = int(since) if since.isdigit() and since != "0" else 0
+        timeout = float(raw.query.get("timeoutSeconds") or 3600)
+        async for event in self._events_after(cursor, NAMESPACES, None, timeout=timeout):
+            await response.write(json.dumps(event).encode() + b"\n")
         await response.write_eof()
         return response
 

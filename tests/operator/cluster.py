@@ -112,7 +112,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def emulated_cluster(
-    workdir: pathlib.Path, *, reconcile_interval: float = 1.0, log: Any = None
+    workdir: pathlib.Path,
+    *,
+    reconcile_interval: float = 1.0,
+    namespaces: tuple[str, ...] = (),
+    log: Any = None,
 ) -> Iterator[tuple[Api, dict[str, Any]]]:
     """Start the emulator, install the CRD, start the operator; stop both afterwards."""
     api_port, metrics_port, health_port = free_port(), free_port(), free_port()
@@ -143,6 +147,7 @@ def emulated_cluster(
                 str(health_port),
                 "--reconcile-interval",
                 str(reconcile_interval),
+                *(f"--namespace={ns}" for ns in namespaces),
             ],
             cwd=ROOT,
             env=env,

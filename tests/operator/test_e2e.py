@@ -212,3 +212,93 @@ def test_operator_metrics_are_served(cluster: tuple[Api, dict[str, Any]], ns: st
     assert "gale_operator_certificate_expiry_timestamp_seconds" in text
     health = requests.get(f"http://127.0.0.1:{info['health_port']}/healthz", timeout=5)
     assert health.status_code == 200
+
+
+def test_missing_secret_key_is_reported(api: Api, ns: str) -> None:
+    api.post(f"/api/v1/namespaces/{ns}/secrets", {"metadata": {"name": "gale-mongodb"}, "data": {}})
+    make_microservice(api, ns)
+    degraded = wait_until(
+        lambda: (c := condition(api, ns, "Degraded")) and c["status"] == "True" and c,
+        what="Degraded=True",
+    )
+    assert degraded["reason"] == "SecretKeyNotFound"
+    assert "'uri'" in degraded["message"]
+    warnings = [
+        e for e in api.get(f"/api/v1/namespaces/{ns}/events")["items"] if e["type"] == "Warning"
+    ]
+    assert [e["reason"] for e in warnings] == ["SecretKeyNotFound"]  # once, not per retry
+
+
+def test_foreign_object_in_the_way_is_a_conflict_not_a_takeover(api: Api, ns: str) -> None:
+    make_secret(api, ns)
+    foreign = {"metadata": {"name": "gale"}, "spec": {"ports": [{"port": 1}]}}
+    api.post(f"/api/v1/namespaces/{ns}/services", foreign)
+    make_microservice(api, ns)
+    degraded = wait_until(
+        lambda: (c := condition(api, ns, "Degraded")) and c["status"] == "True" and c,
+        what="Degraded=True",
+    )
+    assert degraded["reason"] == "ChildConflict"
+    assert "Service" in degraded["message"]
+    assert api.get(f"/api/v1/namespaces/{ns}/services/gale")["spec"]["ports"] == [{"port": 1}]
+
+
+def test_autoscaled_replicas_are_left_to_the_hpa(api: Api, ns: str) -> None:
+    make_secret(api, ns)
+    make_microservice(api, ns, autoscaling={"enabled": True, "minReplicas": 2, "maxReplicas": 8})
+    hpa_path = f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/gale"
+    hpa = wait_until(lambda: api.get(hpa_path), what="the HPA")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "gale"
+    assert "replicas" not in wait_until(lambda: deployment(api, ns))["spec"]
+    api.patch(f"/apis/apps/v1/namespaces/{ns}/deployments/gale", {"spec": {"replicas": 6}})
+    play_deployment_controller(api, ns)
+    wait_until(
+        lambda: (
+            (api.get(f"{MS}/namespaces/{ns}/microservices/gale").get("status") or {}).get(
+                "replicas"
+            )
+            == 6
+        ),
+        what="status.replicas from the HPA-scaled Deployment",
+    )
+    assert deployment(api, ns)["spec"]["replicas"] == 6  # several passes later: not fought
+    api.patch(
+        f"{MS}/namespaces/{ns}/microservices/gale", {"spec": {"autoscaling": {"enabled": False}}}
+    )
+    wait_until(lambda: api.get(hpa_path) is None, what="the HPA to be deleted")
+    # The spec's replica count is in charge again, and the Deployment follows it.
+    wait_until(
+        lambda: (
+            deployment(api, ns)["spec"]["replicas"]
+            == api.get(f"{MS}/namespaces/{ns}/microservices/gale")["spec"]["replicas"]
+        ),
+        what="Deployment replicas to follow spec.replicas",
+    )
+
+
+def test_service_monitor_appears_once_its_crd_is_installed(api: Api, ns: str) -> None:
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    wait_until(lambda: deployment(api, ns))
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {"plural": "servicemonitors", "kind": "ServiceMonitor"},
+            "versions": [{"name": "v1", "served": True, "storage": True}],
+        },
+    }
+    if (
+        api.get(
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}"
+        )
+        is None
+    ):
+        api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    path = f"/apis/monitoring.coreos.com/v1/namespaces/{ns}/servicemonitors/gale"
+    monitor = wait_until(lambda: api.get(path), what="the ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "http"
+    assert monitor["metadata"]["ownerReferences"][0]["kind"] == "Microservice"

@@ -16,7 +16,7 @@ from typing import Any
 from gale_operator.core import kinds
 from gale_operator.kube.client import KubeClient
 
-#: How long a "does the ServiceMonitor CRD exist" answer is trusted.
+#: The longest a "does this CRD exist" answer is trusted (shorter if the interval is).
 DISCOVERY_TTL_SECONDS = 60.0
 
 
@@ -51,7 +51,8 @@ class Runtime:
     async def serves(self, kind: kinds.Kind) -> bool:
         now = time.monotonic()
         cached = self._discovery.get(kind)
-        if cached is not None and now - cached[0] < DISCOVERY_TTL_SECONDS:
+        ttl = min(DISCOVERY_TTL_SECONDS, self.reconcile_interval)
+        if cached is not None and now - cached[0] < ttl:
             return cached[1]
         served = await self.api.serves(kind)
         self._discovery[kind] = (now, served)
