@@ -12,6 +12,7 @@ import datetime
 import logging
 import os
 import ssl
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -273,3 +274,29 @@ def test_missing_or_mismatched_files_fail_at_startup(
     (tmp_path / "tls.key").write_bytes(two.key_pem)
     with pytest.raises(TLSMaterialError, match="not a usable certificate and key pair"):
         ReloadingTLS(str(tmp_path / "tls.crt"), str(tmp_path / "tls.key"))
+
+
+async def test_a_rotation_caught_half_way_keeps_serving_the_current_pair(
+    served: tuple[ReloadingTLS, int], volume: SecretVolume, ca: CertificateAuthority
+) -> None:
+    """Between the kubelet's symlink swap and cleanup, the links may dangle for a moment."""
+    reloading, port = served
+    (volume.root / "..data").unlink()
+    assert reloading.reload_if_changed() is False
+    client = await Connection.open(port, _client(ca))
+    assert await client.get() == (200, b"hello")
+    await client.close()
+    renewed = _issue(ca)
+    volume.write(renewed.cert_pem, renewed.key_pem)
+    await _until_reloaded(reloading, 1)
+
+
+def test_without_anonymous_memory_files_a_private_temporary_file_is_used_and_removed(
+    volume: SecretVolume, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delattr(os, "memfd_create")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
+    reloading = ReloadingTLS(volume.cert_file, volume.key_file)
+    assert reloading.context.minimum_version is ssl.TLSVersion.TLSv1_2
+    assert list((tmp_path / "scratch").iterdir()) == [], "no key material is left behind"
