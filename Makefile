@@ -57,6 +57,10 @@ test: lint tools ## Lint, then the whole suite with a coverage floor.
 bench: sync tools ## Benchmarks (wrk against the running service); never part of `make test`.
 	$(UV) run --locked python -m bench
 
+.PHONY: playground
+playground: sync ## The operator and the sample CR on an EMULATED API server (no cluster needed).
+	$(UV) run --locked python -m tests.operator.playground $(if $(KEEP),--keep)
+
 .PHONY: golden
 golden: sync ## Refresh the Helm chart's golden snapshots and README values table after an intended change.
 	GALE_UPDATE_GOLDEN=1 $(UV) run --locked pytest -q tests/helm/test_golden.py tests/helm/test_values.py -k "golden or readme"
