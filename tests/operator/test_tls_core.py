@@ -109,6 +109,11 @@ def test_the_stored_ca_is_reused_until_it_expires(ca: CertificateAuthority) -> N
     data = tls.ca_secret_data(ca)
     assert tls.load_authority(data, now=NOW + 365 * DAY) == ca
     assert tls.load_authority(data, now=NOW + 3651 * DAY) is None
+    near_its_end = NOW + 3600 * DAY
+    assert tls.load_authority(data, now=near_its_end) == ca
+    assert tls.load_authority(data, now=near_its_end, outlive=NINETY_DAYS) is None, (
+        "a CA that cannot cover a full serving certificate is replaced"
+    )
 
 
 def _b64(value: bytes) -> str:

@@ -61,13 +61,18 @@ def renewal_time(
 
 
 def load_authority(
-    data: Mapping[str, str] | None, *, now: datetime.datetime
+    data: Mapping[str, str] | None,
+    *,
+    now: datetime.datetime,
+    outlive: datetime.timedelta = datetime.timedelta(0),
 ) -> CertificateAuthority | None:
     """The CA in a ``gale-ca`` Secret's ``data``, or None when it must be (re)generated.
 
-    A CA that cannot be read, whose key does not match, or that has expired is replaced rather
-    than reported: the operator owns it, and the serving certificates it signed are re-issued
-    because their issuer changed.
+    A CA that cannot be read, whose key does not match, or that expires within ``outlive``
+    (the serving certificates' duration) is replaced rather than reported: the operator owns
+    it, certificates are capped at their CA's expiry, and a CA near its end would otherwise
+    mint ever shorter ones. The serving certificates it signed are re-issued because their
+    issuer changed.
     """
     if not data:
         return None
@@ -76,7 +81,7 @@ def load_authority(
         cert, key = ca.certificate, ca.private_key
     except (KeyError, ValueError):
         return None
-    if cert.public_key() != key.public_key() or cert.not_valid_after_utc <= now:
+    if cert.public_key() != key.public_key() or cert.not_valid_after_utc <= now + outlive:
         return None
     return ca
 

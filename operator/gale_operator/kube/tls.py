@@ -75,7 +75,7 @@ async def reconcile_tls(
 
 
 async def namespace_authority(
-    client: KubeClient, *, namespace: str, now: datetime.datetime
+    client: KubeClient, *, namespace: str, now: datetime.datetime, outlive: datetime.timedelta
 ) -> tuple[CertificateAuthority, Applied | None]:
     """The namespace's CA, generated and stored on first use, shared by every Microservice.
 
@@ -83,7 +83,7 @@ async def namespace_authority(
     loser of the race (409) adopts the winner's CA rather than overwriting it.
     """
     stored = await client.get(kinds.SECRET, namespace=namespace, name=CA_SECRET_NAME)
-    ca = load_authority((stored or {}).get("data"), now=now)
+    ca = load_authority((stored or {}).get("data"), now=now, outlive=outlive)
     if ca is not None:
         return ca, None
     ca = generate_ca(namespace, now=now)
@@ -93,7 +93,7 @@ async def namespace_authority(
             created = await client.create(kinds.SECRET, manifest)
         except ApiError as exc:
             winner = await client.get(kinds.SECRET, namespace=namespace, name=CA_SECRET_NAME)
-            adopted = load_authority((winner or {}).get("data"), now=now)
+            adopted = load_authority((winner or {}).get("data"), now=now, outlive=outlive)
             if exc.status != 409 or adopted is None:
                 raise
             return adopted, None
@@ -108,7 +108,9 @@ async def _self_signed(
     client: KubeClient, spec: MicroserviceSpec, *, owner: Owner, now: datetime.datetime
 ) -> TLSOutcome:
     duration, renew_before = durations(spec.tls)
-    ca, ca_applied = await namespace_authority(client, namespace=owner.namespace, now=now)
+    ca, ca_applied = await namespace_authority(
+        client, namespace=owner.namespace, now=now, outlive=duration
+    )
     applied = [ca_applied] if ca_applied else []
     name = owner.tls_secret_name
     stored = await client.get(kinds.SECRET, namespace=owner.namespace, name=name)
