@@ -78,6 +78,9 @@ class ReloadingTLS:
     Construction loads the pair and raises :class:`TLSMaterialError` if it cannot, so a
     misconfigured pod fails at startup. Afterwards a bad pair (say, a certificate written
     before its key) is logged once and the last good one keeps serving until it is fixed.
+
+    Wiring: ``HTTPServer(app, ssl_options=tls.context)``, then ``tls.start()`` once the
+    event loop runs and ``await tls.stop()`` on shutdown.
     """
 
     def __init__(self, cert_file: str, key_file: str, *, poll_interval: float = 2.0) -> None:
