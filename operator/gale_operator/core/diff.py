@@ -7,24 +7,33 @@ those alone, so an unchanged object costs no write and nobody's field is fought 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
+from gale_operator.core.quantity import same_quantity
+
 #: Maps whose keys the operator owns exactly: keys it no longer wants are removed.
 EXACT_MAPS: frozenset[tuple[str, ...]] = frozenset({("data",)})
+#: Maps whose values are resource quantities, which the API server rewrites canonically.
+QUANTITY_MAPS: frozenset[str] = frozenset({"requests", "limits"})
 
 
-def is_subset(desired: Any, observed: Any) -> bool:
+def is_subset(desired: Any, observed: Any, *, quantities: bool = False) -> bool:
     """Whether everything ``desired`` says is already true of ``observed``."""
     if isinstance(desired, Mapping):
         if not isinstance(observed, Mapping):
             return False
-        return all(key in observed and is_subset(v, observed[key]) for key, v in desired.items())
+        return all(
+            key in observed
+            and is_subset(v, observed[key], quantities=quantities or key in QUANTITY_MAPS)
+            for key, v in desired.items()
+        )
     if isinstance(desired, list):
         if not isinstance(observed, list) or len(desired) != len(observed):
             return False
         return all(is_subset(d, o) for d, o in zip(desired, observed, strict=True))
-    return bool(desired == observed)
+    return bool(desired == observed) or (quantities and same_quantity(desired, observed))
 
 
 def merge_patch(
@@ -41,7 +50,8 @@ def merge_patch(
     patch: dict[str, Any] = {}
     for key, want in desired.items():
         have = observed.get(key)
-        if key in observed and is_subset(want, have) and (*path, key) not in EXACT_MAPS:
+        same = is_subset(want, have, quantities=_under_quantities((*path, key)))
+        if key in observed and same and (*path, key) not in EXACT_MAPS:
             continue
         if isinstance(want, Mapping) and isinstance(have, Mapping):
             sub = merge_patch(want, have, path=(*path, key))
@@ -52,6 +62,14 @@ def merge_patch(
     if path in EXACT_MAPS:
         patch.update({key: None for key in observed if key not in desired})
     return patch
+
+
+def _under_quantities(path: tuple[str, ...]) -> bool:
+    """Whether ``path`` is (inside) ``resources.requests`` or ``resources.limits``."""
+    return any(
+        first == "resources" and second in QUANTITY_MAPS
+        for first, second in itertools.pairwise(path)
+    )
 
 
 def spec_patch(desired: Mapping[str, Any], observed: Mapping[str, Any]) -> dict[str, Any]:

@@ -82,3 +82,28 @@ def test_configmap_data_is_owned_exactly() -> None:
 )
 def test_is_subset(desired: Any, observed: Any, subset: bool) -> None:
     assert is_subset(desired, observed) is subset
+
+
+@pytest.mark.parametrize(
+    ("desired", "stored", "same"),
+    [
+        ("0.5", "500m", True),
+        ("1024Mi", "1Gi", True),
+        (1, "1", True),
+        ("1e3", "1k", True),
+        ("100m", "200m", False),
+        ("1Gi", "1G", False),
+    ],
+)
+def test_resource_quantities_compare_by_value(desired: Any, stored: Any, same: bool) -> None:
+    have = {"spec": {"resources": {"requests": {"cpu": stored, "memory": "1Gi"}}}}
+    want = {"spec": {"resources": {"requests": {"cpu": desired, "memory": "2Gi"}}}}
+    changed = merge_patch(want, have)["spec"]["resources"]["requests"]
+    assert changed == ({"memory": "2Gi"} if same else {"cpu": desired, "memory": "2Gi"})
+    assert (
+        merge_patch({"spec": {"resources": {"requests": {"cpu": desired}}}}, have) == {}
+    ) is same
+
+
+def test_quantity_semantics_stay_inside_resources() -> None:
+    assert merge_patch({"env": {"value": "0.5"}}, {"env": {"value": "500m"}}) != {}
