@@ -9,6 +9,7 @@ Microservice's status. With ``--keep`` it stays up and prints a kubeconfig for k
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import pathlib
 import sys
@@ -51,8 +52,6 @@ def _apply_samples(api: Api) -> dict[str, Any]:
 
 
 def _b64(value: str) -> str:
-    import base64
-
     return base64.b64encode(value.encode()).decode()
 
 
