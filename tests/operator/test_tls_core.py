@@ -237,6 +237,7 @@ def test_the_cert_manager_certificate_asks_for_the_same_secret_and_names() -> No
     }
     assert (body["duration"], body["renewBefore"]) == ("720h", "240h")
     assert body["privateKey"]["rotationPolicy"] == "Always"
+    assert "commonName" not in body
 
 
 def test_a_cert_manager_mode_without_issuer_is_a_spec_error() -> None:

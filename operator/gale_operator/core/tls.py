@@ -186,7 +186,9 @@ def desired_certificate(tls: TLS, *, owner: Owner) -> dict[str, Any]:
     """The cert-manager ``Certificate`` that writes ``{name}-tls`` in certManager mode.
 
     The key is rotated on every renewal (``rotationPolicy: Always``) and is ECDSA P-256 like
-    the self-signed path, so both modes hand the pod the same kind of material.
+    the self-signed path, so both modes hand the pod the same kind of material. No
+    ``commonName``: clients verify SANs only, and a CN adds a 64-character limit issuers
+    enforce.
     """
     if tls.issuer_ref is None:
         raise SpecError("spec.tls.mode certManager needs spec.tls.issuerRef")
@@ -198,7 +200,6 @@ def desired_certificate(tls: TLS, *, owner: Owner) -> dict[str, Any]:
         "spec": {
             "secretName": owner.tls_secret_name,
             "secretTemplate": {"labels": owner.labels},
-            "commonName": dns_names[0],
             "dnsNames": list(dns_names),
             "duration": tls.duration,
             "renewBefore": tls.renew_before,
