@@ -100,6 +100,19 @@ def test_a_serving_certificate_verifies_for_every_san_against_the_ca(
         stranger.build_server_verifier(x509.DNSName("other.shop.svc")).verify(cert, [])
 
 
+def test_a_name_too_long_for_a_common_name_is_served_from_the_sans_alone(
+    ca: CertificateAuthority,
+) -> None:
+    long_name = "a" * 63 + ".shop.svc"
+    cert = issue_serving_certificate(
+        ca, dns_names=(long_name,), now=NOW, duration=NINETY_DAYS
+    ).certificate
+    assert list(cert.subject) == []
+    assert cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).critical
+    verifier = PolicyBuilder().store(Store([ca.certificate])).time(NOW + DAY)
+    verifier.build_server_verifier(x509.DNSName(long_name)).verify(cert, [])
+
+
 def test_issuing_without_names_is_refused(ca: CertificateAuthority) -> None:
     with pytest.raises(ValueError, match="at least one DNS name"):
         issue_serving_certificate(ca, dns_names=(), now=NOW, duration=NINETY_DAYS)

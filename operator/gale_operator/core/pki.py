@@ -19,6 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 CA_VALIDITY = datetime.timedelta(days=3650)
 # Certificates start a little in the past so a node whose clock lags still accepts them.
 BACKDATE = datetime.timedelta(minutes=5)
+MAX_COMMON_NAME = 64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,16 +88,20 @@ def issue_serving_certificate(
 ) -> ServingCertificate:
     """A new key and a server certificate for ``dns_names`` signed by ``ca``.
 
-    The first name becomes the subject's CN for tools that still display it; clients verify
-    against the SANs only. The validity never outlives the CA's own.
+    The first name becomes the subject's CN (when short enough) for tools that still display
+    it; clients verify against the SANs only. The validity never outlives the CA's own.
     """
     if not dns_names:
         raise ValueError("a serving certificate needs at least one DNS name")
     key = ec.generate_private_key(ec.SECP256R1())
     ca_cert, ca_key = ca.certificate, ca.private_key
+    # X.509 caps a CN at 64 characters; longer names live in the SANs only, which RFC 5280
+    # then requires to be critical because the subject is empty.
+    named = len(dns_names[0]) <= MAX_COMMON_NAME
+    subject = [x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])] if named else []
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
+        .subject_name(x509.Name(subject))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -104,7 +109,7 @@ def issue_serving_certificate(
         .not_valid_after(min(now + duration, ca_cert.not_valid_after_utc))
         .add_extension(
             x509.SubjectAlternativeName([x509.DNSName(name) for name in dns_names]),
-            critical=False,
+            critical=not named,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(signs_certificates=False), critical=True)
