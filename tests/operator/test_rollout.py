@@ -325,3 +325,14 @@ def test_attempts_ignore_scaling_and_pausing_only() -> None:
     assert attempt_of({**V2, "rollout": {**V2["rollout"], "paused": True}}) == base
     assert attempt_of({**V2, "image": "r/app:2.1"}) != base
     assert attempt_of({**V2, "rollout": {"progressDeadlineSeconds": 61}}) != base
+
+
+def test_scaling_a_rolled_back_release_is_no_rollback() -> None:
+    _, after = failed_v2()
+    restored = controller(after)
+    scaled = plan({**V2, "replicas": 5}, restored, gen=3)
+    dep = applied(scaled, restored)
+    dep["status"] = {**restored["status"], "observedGeneration": dep["metadata"]["generation"]}
+    assert dep["spec"]["replicas"] == 5
+    report = report_rollout(scaled.rollout, dep, previous=None)
+    assert report.phase is Phase.ROLLED_BACK  # 3 of 5 pods so far, every one restored

@@ -305,10 +305,14 @@ def _phase(
     if plan.paused:
         return Phase.PAUSED, f"Paused by spec.rollout.paused at {plan.target} ({counts})."
     complete = on_target and progress is not None and progress.complete
+    # Every pod runs the restored template: what is left (e.g. scaling) is no rollback.
+    restored = complete or bool(
+        on_target and progress and progress.caught_up and progress.updated == progress.replicas > 0
+    )
     if plan.failed is not None and plan.restoring:
         if stuck:
             return Phase.FAILED, f"Rolling back to {plan.target} made no progress ({counts})."
-        if complete:
+        if restored:
             return Phase.ROLLED_BACK, f"Rolled back to {plan.target} ({counts})."
         return Phase.ROLLING_BACK, f"Rolling back to {plan.target} ({counts})."
     if plan.failed is not None:
