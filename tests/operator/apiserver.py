@@ -10,6 +10,7 @@ exactly that and nothing more:
 - ``kind``/``apiVersion``/``resourceVersion`` on list responses, and watches that honour
   ``resourceVersion`` (replaying later events from a log) and ``timeoutSeconds``;
 - 422 (not 500) when a JSON-patch ``test`` fails; ``reason: NotFound``/``AlreadyExists``;
+  409 ``Conflict`` for a merge patch whose ``metadata.resourceVersion`` is not the current one;
 - a posted CRD registers its resource in discovery; the Microservice ``scale``
   subresource; the ``namespaces`` resource (kmock 0.8 answers 500 on ``/api/v1/namespaces``).
 
@@ -224,6 +225,10 @@ class ApiServer(kmock.KubernetesEmulator):
         res = key[0]
         current = copy.deepcopy(self._objects[key].raw)
         subresources = self._kinds[res][2]
+        # A merge patch naming a resourceVersion applies only to that version (optimistic lock).
+        expected = ((patch or {}).get("metadata") or {}) if isinstance(patch, dict) else {}
+        if expected.get("resourceVersion") not in {None, current["metadata"]["resourceVersion"]}:
+            return _status(409, "Conflict", "the object has been modified; apply to the latest")
         scale = subresource == "scale"
         if scale:
             replicas = ((patch or {}).get("spec") or {}).get("replicas")

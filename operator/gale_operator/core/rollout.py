@@ -85,7 +85,14 @@ class FailedAttempt:
     at: str
 
     def dump(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"))
+        record = {
+            "version": self.version,
+            "templateHash": self.template_hash,
+            "attempt": self.attempt,
+            "generation": self.generation,
+            "at": self.at,
+        }
+        return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
 def release_of(raw_spec: Mapping[str, Any], *, owner: Owner) -> Release:
@@ -128,8 +135,16 @@ def _load_release(text: str | None) -> Release | None:
 def _load_failed(text: str | None) -> FailedAttempt | None:
     try:
         record = json.loads(text) if text else None
-        return FailedAttempt(**record) if isinstance(record, dict) else None
-    except (ValueError, TypeError):
+        if not isinstance(record, dict):
+            return None
+        return FailedAttempt(
+            version=str(record["version"]),
+            template_hash=str(record["templateHash"]),
+            attempt=str(record["attempt"]),
+            generation=int(record["generation"]),
+            at=str(record["at"]),
+        )
+    except (ValueError, KeyError, TypeError):
         return None
 
 
