@@ -14,7 +14,11 @@ Everything above this module gets a :class:`MongoGateway` and never imports a dr
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import itertools
+import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -55,9 +59,12 @@ async def _maybe_await(value: Any) -> Any:
 class MongoGateway:
     """A connected client plus the database the service uses, for either driver."""
 
-    def __init__(self, client: Any, *, database: str, driver: str) -> None:
+    def __init__(
+        self, client: Any, *, database: str, driver: str, transaction_budget: float = 5.0
+    ) -> None:
         self._client = client
         self.driver = driver
+        self.transaction_budget = transaction_budget
         self.database_name = database
         self.database = client[database]
 
@@ -93,15 +100,52 @@ class MongoGateway:
     async def in_transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Run ``work(session)`` in a multi-document transaction, retrying transient errors.
 
-        ``with_transaction`` retries on ``TransientTransactionError`` (write conflicts) and
-        ``UnknownTransactionCommitResult``, which is what a counter bumped by every writer needs.
+        Write conflicts (every writer bumps the same outbox counter) are retried, and so is a
+        commit whose result is unknown, but only until ``transaction_budget`` seconds have
+        passed. The drivers' own ``with_transaction`` keeps retrying for a fixed 120 s, so an
+        unreachable database would hold every write request for two minutes instead of
+        answering 503 at once. Connectivity errors are not retried: the caller answers 503
+        with Retry-After and the client decides.
         """
+        deadline = time.monotonic() + self.transaction_budget
         session = await _maybe_await(self._client.start_session())
         try:
-            result: T = await session.with_transaction(work)
-            return result
+            for attempt in itertools.count():
+                try:
+                    return await self._attempt(session, work, deadline=deadline)
+                except PyMongoError as error:
+                    retry = (
+                        error.has_error_label("TransientTransactionError")
+                        and not isinstance(error, UNAVAILABLE_ERRORS)
+                        and time.monotonic() < deadline
+                    )
+                    if not retry:
+                        raise
+                    await asyncio.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))  # noqa: S311
+            raise AssertionError("unreachable")  # pragma: no cover
         finally:
             await _maybe_await(session.end_session())
+
+    @staticmethod
+    async def _attempt(
+        session: Session, work: Callable[[Session], Awaitable[T]], *, deadline: float
+    ) -> T:
+        await _maybe_await(session.start_transaction())
+        try:
+            result = await work(session)
+        except BaseException:
+            if session.in_transaction:
+                await _maybe_await(session.abort_transaction())
+            raise
+        while True:
+            try:
+                await _maybe_await(session.commit_transaction())
+            except PyMongoError as error:
+                unknown = error.has_error_label("UnknownTransactionCommitResult")
+                if unknown and time.monotonic() < deadline:
+                    continue
+                raise
+            return result
 
     async def close(self) -> None:
         await _maybe_await(self._client.close())
@@ -151,7 +195,9 @@ def connect(
         client: Any = AsyncIOMotorClient(uri, **options)
     else:
         client = AsyncMongoClient(uri, **options)
-    return MongoGateway(client, database=database, driver=driver)
+    return MongoGateway(
+        client, database=database, driver=driver, transaction_budget=timeout_ms / 1000
+    )
 
 
 __all__ = [
