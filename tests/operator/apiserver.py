@@ -132,14 +132,18 @@ class ApiServer(kmock.KubernetesEmulator):
         return await super()._render_error(exc)
 
     async def __call__(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        if self.access_log:  # at the start: watches only end when the client goes away
+            entry = {
+                "agent": raw.headers.get("User-Agent", ""),
+                "method": raw.method,
+                "path": raw.path,
+                "query": dict(raw.query),
+            }
+            print(json.dumps(entry), flush=True)
         match = _NAMESPACES.match(raw.path)
         if match and raw.method in {"GET", "POST"}:
-            response = await self._serve_namespaces(raw, match.group("name"))
-        else:
-            response = await super().__call__(raw)
-        if self.access_log:
-            print(f"{raw.method} {raw.path_qs} -> {response.status}", flush=True)
-        return response
+            return await self._serve_namespaces(raw, match.group("name"))
+        return await super().__call__(raw)
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         res = request.resource
@@ -425,7 +429,9 @@ async def serve(port: int, *, access_log: bool = False) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="An emulated Kubernetes API server (kmock).")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--access-log", action="store_true", help="print each request")
+    parser.add_argument(
+        "--access-log", action="store_true", help="print each request as a JSON line"
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.port, access_log=args.access_log))

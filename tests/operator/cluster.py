@@ -76,6 +76,42 @@ def wait_until(probe: Callable[[], T | None], *, timeout: float = 15.0, what: st
         time.sleep(0.05)
 
 
+def permission_of(entry: dict[str, Any]) -> tuple[str, str, str] | None:
+    """The RBAC (group, resource, verb) a request needs; ``None`` for discovery URLs."""
+    parts = entry["path"].strip("/").split("/")
+    if parts[0] == "api" and len(parts) > 2:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) > 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return None
+    if rest[0] == "namespaces" and len(rest) > 2:
+        rest = rest[2:]
+    resource = "/".join([rest[0], *rest[2:3]])
+    named = len(rest) > 1
+    verb = {
+        "GET": "watch"
+        if entry["query"].get("watch") in {"true", "1"}
+        else "get"
+        if named
+        else "list",
+        "POST": "create",
+        "PATCH": "patch",
+        "DELETE": "delete",
+    }[entry["method"]]
+    return group, resource, verb
+
+
+def permissions_used(access_log: pathlib.Path) -> set[tuple[str, str, str]]:
+    """Every (group, resource, verb) the operator (not the test's own client) needed."""
+    return {
+        permission
+        for entry in map(json.loads, access_log.read_text().splitlines())
+        if not entry["agent"].startswith("python-requests")
+        and (permission := permission_of(entry)) is not None
+    }
+
+
 def load_yaml(path: pathlib.Path) -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load(path.read_text())
     return loaded
@@ -123,10 +159,11 @@ def emulated_cluster(
     kubeconfig = workdir / "kubeconfig"
     write_kubeconfig(kubeconfig, port=api_port)
     out = log if log is not None else subprocess.DEVNULL
+    access_log = workdir / "access.log"
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.operator.apiserver", "--port", str(api_port)],
+        [sys.executable, "-m", "tests.operator.apiserver", "--port", str(api_port), "--access-log"],
         cwd=ROOT,
-        stdout=out,
+        stdout=access_log.open("wb"),
         stderr=out,
     )
     operator: subprocess.Popen[bytes] | None = None
@@ -134,6 +171,10 @@ def emulated_cluster(
         wait_for_port(api_port)
         api = Api(f"http://127.0.0.1:{api_port}")
         api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", load_yaml(CRD_PATH))
+        # The watched namespaces exist before the operator starts, as in a real deployment:
+        # kopf overlooks a namespace created between its two initial namespace listings.
+        for ns in namespaces:
+            api.post("/api/v1/namespaces", {"metadata": {"name": ns}})
         env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
         operator = subprocess.Popen(
             [
@@ -162,6 +203,7 @@ def emulated_cluster(
                 "health_port": health_port,
                 "kubeconfig": kubeconfig,
                 "operator": operator,
+                "access_log": access_log,
             },
         )
     finally:

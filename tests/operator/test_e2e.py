@@ -14,8 +14,17 @@ from typing import Any
 
 import pytest
 import requests
+from gale_operator.core import kinds
 
-from tests.operator.cluster import MS, SAMPLE_PATH, Api, emulated_cluster, load_yaml, wait_until
+from tests.operator.cluster import (
+    MS,
+    SAMPLE_PATH,
+    Api,
+    emulated_cluster,
+    load_yaml,
+    permissions_used,
+    wait_until,
+)
 
 _namespaces = itertools.count()
 
@@ -302,3 +311,18 @@ def test_service_monitor_appears_once_its_crd_is_installed(api: Api, ns: str) ->
     monitor = wait_until(lambda: api.get(path), what="the ServiceMonitor")
     assert monitor["spec"]["endpoints"][0]["port"] == "http"
     assert monitor["metadata"]["ownerReferences"][0]["kind"] == "Microservice"
+
+
+def test_every_request_the_operator_made_is_declared_in_kinds(
+    cluster: tuple[Api, dict[str, Any]],
+) -> None:
+    """Runs last in this module: the RBAC the chart derives from ``kinds`` covers real use."""
+    granted = {
+        (access.group, access.resource, verb)
+        for access in (*kinds.MANAGED_RESOURCES, *kinds.FRAMEWORK_RESOURCES)
+        for verb in access.verbs
+    }
+    used = permissions_used(cluster[1]["access_log"])
+    assert ("apps", "deployments", "patch") in used
+    assert ("gale.dev", "microservices/status", "patch") in used
+    assert used - granted == set()

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import pathlib
 
-from tests.operator.cluster import MS, emulated_cluster, wait_until
+from gale_operator.core import kinds
+
+from tests.operator.cluster import MS, emulated_cluster, permissions_used, wait_until
 from tests.operator.test_e2e import condition, make_microservice, make_secret
 
 
 def test_only_the_given_namespace_is_served(tmp_path: pathlib.Path) -> None:
     with (
         (tmp_path / "processes.log").open("wb") as log,
-        emulated_cluster(tmp_path, namespaces=("team-a",), log=log) as (api, _),
+        emulated_cluster(tmp_path, namespaces=("team-a",), log=log) as (api, info),
     ):
         for ns in ("team-a", "team-b"):
             make_secret(api, ns)
@@ -26,3 +28,11 @@ def test_only_the_given_namespace_is_served(tmp_path: pathlib.Path) -> None:
         untouched = api.get(f"{MS}/namespaces/team-b/microservices/gale")
         assert "status" not in untouched
         assert not untouched["metadata"].get("finalizers")
+        used = permissions_used(info["access_log"])
+        assert {("", "namespaces", "list"), ("", "namespaces", "watch")} <= used
+        granted = {
+            (access.group, access.resource, verb)
+            for access in (*kinds.MANAGED_RESOURCES, *kinds.FRAMEWORK_RESOURCES)
+            for verb in access.verbs
+        }
+        assert used - granted == set()
