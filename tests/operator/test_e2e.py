@@ -149,6 +149,12 @@ def test_config_change_rolls_pods(api: Api, ns: str) -> None:
     assert after["gale.dev/config-hash"] != before
     config = api.get(f"/api/v1/namespaces/{ns}/configmaps/gale-config")
     assert config["data"] == {"GALE_X": "1"}  # the keys no longer in the spec are removed
+    events = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
+    changed = [e["message"] for e in events if e["reason"] == "ConfigChanged"]
+    assert changed == [
+        "Changed ConfigMap gale-config keys ['GALE_ENV', 'GALE_LOG_LEVEL', 'GALE_X']"
+        "; pods will roll"
+    ]
 
 
 def test_deleted_and_edited_children_are_restored(api: Api, ns: str) -> None:
