@@ -91,9 +91,9 @@ async def _reconcile_once(
     key = (owner.namespace, owner.name)
     started = time.perf_counter()
     try:
-        observed: dict[kinds.Kind, Any] = {
-            kind: observed_child(indexes, kind, key) for kind in INDEXED_KINDS
-        }
+        observed: dict[kinds.Kind, Any] = runtime.own_writes.overlay(
+            key, {kind: observed_child(indexes, kind, key) for kind in INDEXED_KINDS}
+        )
         monitors = await runtime.serves(kinds.SERVICE_MONITOR)
         if monitors:
             observed[kinds.SERVICE_MONITOR] = await runtime.api.get(
@@ -106,6 +106,7 @@ async def _reconcile_once(
             service_monitor_available=monitors,
             now=runtime.clock(),
         )
+        runtime.own_writes.record(key, outcome.applied)
     except Exception as exc:
         metrics.RECONCILES.labels(handler="reconcile", outcome="error").inc()
         logger.exception("Reconcile failed unexpectedly; retrying with backoff.")
@@ -150,4 +151,5 @@ async def cleanup(body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any
     metrics.RECONCILES.labels(handler="cleanup", outcome="success").inc()
     metrics.forget(key)
     runtime.wakeups.pop(key, None)
+    runtime.own_writes.forget(key)
     logger.info("Deleted the children of %s/%s.", owner.namespace, owner.name)

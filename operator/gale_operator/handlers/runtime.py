@@ -15,6 +15,7 @@ from typing import Any
 
 from gale_operator.core import kinds
 from gale_operator.kube.client import KubeClient
+from gale_operator.kube.own_writes import OwnWrites
 
 #: The longest a "does this CRD exist" answer is trusted (shorter if the interval is).
 DISCOVERY_TTL_SECONDS = 60.0
@@ -31,6 +32,8 @@ class Runtime:
     #: Wall-clock time for certificate decisions; tests inject one to let months pass.
     clock: Callable[[], datetime.datetime] = utc_now
     wakeups: dict[tuple[str, str], asyncio.Event] = dataclasses.field(default_factory=dict)
+    #: What the last passes wrote, until the indexes show it.
+    own_writes: OwnWrites = dataclasses.field(default_factory=OwnWrites)
     _discovery: dict[kinds.Kind, tuple[float, bool]] = dataclasses.field(default_factory=dict)
 
     @property
