@@ -195,6 +195,11 @@ def test_missing_secret_degrades_then_recovers(api: Api, ns: str) -> None:
         what="Degraded=False",
     )
     assert recovered["reason"] == "AsExpected"
+    play_deployment_controller(api, ns)
+    wait_until(
+        lambda: (c := condition(api, ns, "Ready")) and c["status"] == "True",
+        what="Ready=True once the pods run",
+    )
 
 
 def test_delete_releases_finalizer_and_removes_children(api: Api, ns: str) -> None:
