@@ -336,3 +336,16 @@ def test_scaling_a_rolled_back_release_is_no_rollback() -> None:
     assert dep["spec"]["replicas"] == 5
     report = report_rollout(scaled.rollout, dep, previous=None)
     assert report.phase is Phase.ROLLED_BACK  # 3 of 5 pods so far, every one restored
+
+
+def test_a_retry_that_changes_no_template_is_judged_afresh() -> None:
+    stuck = controller(applied(plan(V1)), ready=False, deadline=True)
+    failed = applied(plan(V1, stuck), stuck)
+    longer = {**V1, "rollout": {"progressDeadlineSeconds": 900}}
+    retry = plan(longer, failed, gen=2)
+    assert retry.rollout.failed is None
+    assert not retry.rollout.newly_failed  # the old verdict was about the old attempt
+    dep = applied(retry, failed)
+    assert dep["spec"]["progressDeadlineSeconds"] == 900
+    dep["status"] = {**dep["status"], "observedGeneration": dep["metadata"]["generation"]}
+    assert plan(longer, dep, gen=2).rollout.newly_failed  # this attempt's own verdict counts

@@ -67,10 +67,12 @@ class Release:
     def __str__(self) -> str:
         return f"{self.version} (template {self.template_hash})"
 
-    def dump(self, *, with_fields: bool) -> str:
+    def dump(self, *, with_fields: bool = False, attempt: str | None = None) -> str:
         record: dict[str, Any] = {"version": self.version, "templateHash": self.template_hash}
         if with_fields:
             record["spec"] = dict(self.fields)
+        if attempt is not None:
+            record["attempt"] = attempt
         return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
@@ -118,18 +120,20 @@ def with_release(raw_spec: Mapping[str, Any], release: Release) -> dict[str, Any
     return {**rest, **release.fields}
 
 
-def _load_release(text: str | None) -> Release | None:
+def _load_release(text: str | None) -> tuple[Release | None, str | None]:
+    """The release an annotation records, and the attempt it was rendered for (if noted)."""
     try:
         record = json.loads(text) if text else None
         if not isinstance(record, dict):
-            return None
-        return Release(
+            return None, None
+        release = Release(
             version=str(record["version"]),
             template_hash=str(record["templateHash"]),
             fields=dict(record.get("spec") or {}),
         )
+        return release, str(record["attempt"]) if "attempt" in record else None
     except (ValueError, KeyError, TypeError):
-        return None  # hand-edited or foreign: no memory rather than a crash
+        return None, None  # hand-edited or foreign: no memory rather than a crash
 
 
 def _load_failed(text: str | None) -> FailedAttempt | None:
@@ -153,6 +157,7 @@ class RolloutPlan:
     """What this reconcile pass renders, and the memory it writes back onto the Deployment."""
 
     spec: Mapping[str, Any]
+    attempt: str
     asked: Release
     target: Release
     last_ready: Release | None
@@ -169,7 +174,7 @@ class RolloutPlan:
         """Deployment annotations; ``None`` removes a record the Deployment still carries."""
         have = ((observed or {}).get("metadata") or {}).get("annotations") or {}
         values = {
-            RELEASE_ANNOTATION: self.target.dump(with_fields=False),
+            RELEASE_ANNOTATION: self.target.dump(attempt=self.attempt),
             LAST_READY_ANNOTATION: self.last_ready.dump(with_fields=True)
             if self.last_ready
             else None,
@@ -215,13 +220,19 @@ def plan_rollout(
     asked = release_of(raw_spec, owner=owner)
     attempt = attempt_of(raw_spec)
     notes = ((deployment or {}).get("metadata") or {}).get("annotations") or {}
-    running = _load_release(notes.get(RELEASE_ANNOTATION))
-    last_ready = _load_release(notes.get(LAST_READY_ANNOTATION))
+    running, running_attempt = _load_release(notes.get(RELEASE_ANNOTATION))
+    last_ready, _ = _load_release(notes.get(LAST_READY_ANNOTATION))
     failed = _load_failed(notes.get(FAILED_ANNOTATION))
     if failed is not None and failed.attempt != attempt:
         failed = None  # a later spec change: a fresh attempt
     progress = read_rollout(spec, deployment) if deployment is not None else None
-    runs_asked = running is not None and running.template_hash == asked.template_hash
+    # The Deployment's verdict is about this attempt only once it carries it: a retry that
+    # changes no pod template (e.g. a longer deadline) must not inherit the last verdict.
+    runs_asked = (
+        running is not None
+        and running.template_hash == asked.template_hash
+        and running_attempt == attempt
+    )
     if progress is not None and runs_asked and progress.complete and progress.want > 0:
         last_ready, failed = asked, None
     newly_failed = (
@@ -249,6 +260,7 @@ def plan_rollout(
             render, target = restored_spec, restored
     return RolloutPlan(
         spec=render,
+        attempt=attempt,
         asked=asked,
         target=target,
         last_ready=last_ready,
@@ -277,7 +289,7 @@ def report_rollout(
     """How the rollout stands after this pass applied ``plan`` (``deployment`` as it is now)."""
     progress = read_rollout(parse_spec(plan.spec), deployment) if deployment else None
     notes = ((deployment or {}).get("metadata") or {}).get("annotations") or {}
-    running = _load_release(notes.get(RELEASE_ANNOTATION))
+    running, _ = _load_release(notes.get(RELEASE_ANNOTATION))
     on_target = running is not None and running.template_hash == plan.target.template_hash
     stuck = bool(on_target and progress and progress.caught_up and progress.deadline_exceeded)
     phase, message = _phase(plan, progress, on_target=on_target, stuck=stuck)
