@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import copy
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -103,7 +104,8 @@ def test_sample_creates_owned_children_and_becomes_ready(api: Api, ns: str) -> N
         [ref] = child["metadata"]["ownerReferences"]
         assert ref["uid"] == ms["metadata"]["uid"]
         assert ref["controller"] is True
-    assert wait_until(lambda: condition(api, ns, "Ready"))["status"] == "False"
+    not_ready = wait_until(lambda: (c := condition(api, ns, "Ready")) and c["status"] == "False")
+    assert not_ready["reason"] == "ReplicasUnavailable"
     play_deployment_controller(api, ns)
     ready = wait_until(lambda: (c := condition(api, ns, "Ready")) and c["status"] == "True" and c)
     assert ready["reason"] == "MinimumReplicasAvailable"
@@ -116,6 +118,18 @@ def test_sample_creates_owned_children_and_becomes_ready(api: Api, ns: str) -> N
     assert {c["type"] for c in status["conditions"]} >= {"Ready", "Progressing", "Degraded"}
     events = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
     assert {"Created"} <= {e["reason"] for e in events}
+    # The history of the object: its first status said Unknown, before any work was done.
+    stream = api.session.get(
+        f"{api.base}{MS}/namespaces/{ns}/microservices",
+        params={"watch": "true", "resourceVersion": "1", "timeoutSeconds": "0.2"},
+        timeout=10,
+    )
+    statuses = [
+        event["object"]["status"]
+        for event in map(json.loads, stream.text.splitlines())
+        if event["object"].get("status")
+    ]
+    assert {c["status"] for c in statuses[0]["conditions"]} == {"Unknown"}
 
 
 def test_scale_subresource_drives_the_deployment(api: Api, ns: str) -> None:
