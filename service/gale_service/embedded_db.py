@@ -10,6 +10,7 @@ about 10,000 writes.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -51,6 +52,7 @@ class EmbeddedMongo:
         self.data_dir = data_dir
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._owner_pid = os.getpid()
 
     @property
     def uri(self) -> str:
@@ -96,6 +98,13 @@ class EmbeddedMongo:
         raise EmbeddedDatabaseError(f"{EXECUTABLE} did not listen within {START_TIMEOUT_SECONDS}s")
 
     def stop(self) -> None:
+        """Stop the server, from the process that started it only.
+
+        With ``GALE_WORKERS`` > 1 the workers are forks that inherit this object; the first
+        one to exit must not take the database away from the others.
+        """
+        if os.getpid() != self._owner_pid:
+            return
         if self._process is None or self._process.poll() is not None:
             return
         self._process.terminate()
