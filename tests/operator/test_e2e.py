@@ -104,7 +104,9 @@ def test_sample_creates_owned_children_and_becomes_ready(api: Api, ns: str) -> N
         [ref] = child["metadata"]["ownerReferences"]
         assert ref["uid"] == ms["metadata"]["uid"]
         assert ref["controller"] is True
-    not_ready = wait_until(lambda: (c := condition(api, ns, "Ready")) and c["status"] == "False")
+    not_ready = wait_until(
+        lambda: (c := condition(api, ns, "Ready")) and c["status"] == "False" and c
+    )
     assert not_ready["reason"] == "ReplicasUnavailable"
     play_deployment_controller(api, ns)
     ready = wait_until(lambda: (c := condition(api, ns, "Ready")) and c["status"] == "True" and c)
