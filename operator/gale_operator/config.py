@@ -46,13 +46,39 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = _Parser(prog="gale-operator", description="Run the Gale Microservice operator.")
     scope = parser.add_mutually_exclusive_group()
     env_namespaces = [ns for ns in (default("NAMESPACE", "") or "").split(",") if ns]
-    scope.add_argument("--namespace", action="append", metavar="NS", help="watch this namespace")
-    scope.add_argument("--all-namespaces", action="store_true", help="watch every namespace")
-    parser.add_argument("--metrics-port", default=default("METRICS_PORT", "8080"))
-    parser.add_argument("--health-port", default=default("HEALTH_PORT", "8081"))
-    parser.add_argument("--peering", default=default("PEERING", None), metavar="NAME")
+    scope.add_argument(
+        "--namespace",
+        action="append",
+        metavar="NS",
+        help="watch this namespace (repeatable; env GALE_OPERATOR_NAMESPACE=a,b)",
+    )
+    scope.add_argument(
+        "--all-namespaces", action="store_true", help="watch every namespace (the default)"
+    )
     parser.add_argument(
-        "--verbose", action="store_true", default=default("VERBOSE", "") in {"1", "true"}
+        "--metrics-port",
+        default=default("METRICS_PORT", "8080"),
+        metavar="PORT",
+        help="serve Prometheus /metrics here (default 8080)",
+    )
+    parser.add_argument(
+        "--health-port",
+        default=default("HEALTH_PORT", "8081"),
+        metavar="PORT",
+        help="serve the kopf liveness probe /healthz here (default 8081)",
+    )
+    parser.add_argument(
+        "--peering",
+        default=default("PEERING", None),
+        metavar="NAME",
+        help="coordinate with other operator replicas through this kopf peering "
+        "(default: standalone)",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=default("VERBOSE", "") in {"1", "true"},
+        help="debug logging",
     )
     parser.add_argument(
         "--reconcile-interval",
