@@ -138,6 +138,7 @@ def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[str
         "GALE_SECRETS_DIR": str(workdir / "secrets"),
         "GALE_LOG_FORMAT": "json",
         "GALE_DRAIN_SECONDS": "0",
+        "GALE_SHUTDOWN_TIMEOUT_SECONDS": "2",
         "OTEL_TRACES_EXPORTER": "none",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
         **UNLIMITED,
@@ -158,7 +159,12 @@ def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[str
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            print(f"bench: the {mode} service ignored SIGTERM; killed", file=sys.stderr)
 
 
 def measure(

@@ -43,7 +43,7 @@ UNOBSERVED_ROUTES = frozenset({"/livez", "/readyz", "/startupz", "/metrics"})
 class ObservedRequest:
     """The telemetry of one request: its span, the context it runs in, its route."""
 
-    __slots__ = ("context", "method", "request", "route", "span")
+    __slots__ = ("context", "log_fields", "method", "request", "route", "span")
 
     def __init__(self, request: httputil.HTTPServerRequest, *, route: str, traced: bool) -> None:
         self.request = request
@@ -51,6 +51,8 @@ class ObservedRequest:
         self.method = metrics.method_label(request.method)
         self.span: Span | None = None
         self.context: otel_context.Context | None = None
+        #: ``trace_id``/``span_id`` for every log line of this request.
+        self.log_fields: dict[str, str] | None = None
         if traced:
             self._start_span()
 
@@ -76,18 +78,12 @@ class ObservedRequest:
             _describe_request(span, request)
         self.span = span
         self.context = trace.set_span_in_context(span, parent)
-
-    def log_fields(self) -> dict[str, str] | None:
-        """``trace_id``/``span_id`` for every log line of this request."""
-        if self.span is None:
-            return None
-        span_context = self.span.get_span_context()
-        if not span_context.is_valid:
-            return None
-        return {
-            "trace_id": format(span_context.trace_id, "032x"),
-            "span_id": format(span_context.span_id, "016x"),
-        }
+        span_context = span.get_span_context()
+        if span_context.is_valid:
+            self.log_fields = {
+                "trace_id": format(span_context.trace_id, "032x"),
+                "span_id": format(span_context.span_id, "016x"),
+            }
 
     def finish(self, status: int, *, error: BaseException | None = None) -> None:
         metrics.observe_request(
@@ -192,7 +188,7 @@ class _ObservedDelegate(httputil.HTTPMessageDelegate):
     def _run_in_context(self, call: Any, *args: Any) -> Any:
         observed = self._observed
         token = _current.set(observed)
-        fields = observed.log_fields()
+        fields = observed.log_fields
         log_token = request_context.set(fields) if fields else None
         otel_token = otel_context.attach(observed.context) if observed.context else None
         try:
