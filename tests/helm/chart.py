@@ -99,5 +99,5 @@ def claimed_versions() -> list[str]:
     newest one kubernetes-validate has schemas for (the chart sets no upper bound)."""
     claim = yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"]
     oldest = re.fullmatch(r">=\s*(\d+\.\d+)\.\d+(-0)?", claim)
-    assert oldest, f"kubeVersion {claim!r}: expected a lower bound like '>=1.29.0-0'"
+    assert oldest, f"kubeVersion {claim!r}: expected a lower bound like '>=1.30.0-0'"
     return [oldest.group(1), str(kubernetes_validate.latest_version()).rsplit(".", 1)[0]]
