@@ -17,14 +17,18 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from gale_service.app import Services, make_app, make_metrics_app
+from gale_service.auth.authenticator import Authenticator
 from gale_service.body_limit import DISCARD_CAP_BYTES, BodyLimit
 from gale_service.db import DatabaseUnavailable, connect
 from gale_service.embedded_db import EmbeddedMongo
 from gale_service.executors import Executors
 from gale_service.health import Health
 from gale_service.inflight import InFlight
+from gale_service.live.feed import LiveFeed
+from gale_service.security.guard import Guard
 from gale_service.settings import Settings
 from gale_service.store import ItemStore, apply_migrations
+from gale_service.store.users import UserStore
 from gale_service.telemetry.db_monitoring import db_listeners
 from gale_service.telemetry.lifecycle import ServiceTelemetry
 
@@ -56,6 +60,11 @@ async def _migrate_when_reachable(services: Services) -> None:
     while True:
         try:
             version = await apply_migrations(services.gateway)
+            admin_password = services.settings.admin_password
+            await services.auth.bootstrap_admin(
+                username=services.settings.admin_username,
+                password=admin_password.get_secret_value() if admin_password else None,
+            )
         except DatabaseUnavailable as error:
             log.warning("migrations waiting for the database", extra={"error": str(error)})
             await asyncio.sleep(MIGRATION_RETRY_SECONDS)
@@ -89,14 +98,24 @@ def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
         journal=settings.mongodb_journal,
         event_listeners=db_listeners(),
     )
+    store = ItemStore(gateway)
+    executors = Executors(
+        blocking_workers=settings.blocking_workers, cpu_workers=settings.cpu_workers
+    )
     return Services(
         settings=settings,
         gateway=gateway,
-        store=ItemStore(gateway),
+        store=store,
         health=Health(),
         inflight=InFlight(),
-        executors=Executors(
-            blocking_workers=settings.blocking_workers, cpu_workers=settings.cpu_workers
+        executors=executors,
+        auth=Authenticator.from_settings(settings, users=UserStore(gateway), executors=executors),
+        guard=Guard.from_settings(settings),
+        feed=LiveFeed(
+            store.events,
+            gateway,
+            poll_interval=settings.live_poll_interval_seconds,
+            queue_size=settings.ws_send_queue_size,
         ),
     )
 
@@ -106,6 +125,7 @@ def start(services: Services, sockets: list[socket.socket]) -> RunningService:
     server = make_server(services)
     server.add_sockets(sockets)
     services.health.start_monitor(services.gateway)
+    services.feed.start()
     telemetry = ServiceTelemetry(
         driver=services.gateway.driver,
         in_flight=lambda: services.inflight.count,
@@ -131,6 +151,8 @@ async def drain_then_stop(running: RunningService) -> None:
     settings = services.settings
     running.migrations.cancel()
     services.health.draining = True
+    # WebSocket clients get 1001 now, while the pod still serves: they reconnect elsewhere.
+    services.feed.close_all()
     log.info("draining", extra={"drain_seconds": settings.drain_seconds})
     await asyncio.sleep(settings.drain_seconds)
     server.stop()
@@ -139,6 +161,7 @@ async def drain_then_stop(running: RunningService) -> None:
         log.warning("shutdown deadline passed", extra={"in_flight": services.inflight.count})
     await server.close_all_connections()
     await services.health.stop_monitor()
+    await services.feed.stop()
     await running.telemetry.stop()
     await services.gateway.close()
     services.executors.shutdown()

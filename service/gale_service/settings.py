@@ -14,11 +14,19 @@ import os
 import secrets
 import sys
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,10 +35,19 @@ from pydantic_settings import (
 )
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from gale_service.auth.keys import generate_key_set_text, parse_key_set
+
 DEV_DATA_DIR = Path(".gale-data")
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/gale")
 #: Secrets a production start refuses to run without; dev generates and keeps them.
-REQUIRED_SECRETS = ("secret_key",)
+REQUIRED_SECRETS = ("secret_key", "jwt_keys", "cookie_secrets")
+#: What dev generates on first start: the required secrets plus the admin's password.
+DEV_SECRETS = (*REQUIRED_SECRETS, "admin_password")
+#: Key sets are ``id:secret`` pairs, newest first (see gale_service.auth.keys).
+_DEV_SECRET_VALUES: dict[str, Callable[[], str]] = {
+    "jwt_keys": lambda: generate_key_set_text("dev-1"),
+    "cookie_secrets": lambda: generate_key_set_text("1"),
+}
 
 
 class Environment(enum.StrEnum):
@@ -80,6 +97,40 @@ class Settings(BaseSettings):
     mongodb_journal: bool = True
 
     secret_key: SecretStr | None = None
+    #: JWT signing keys, ``kid:secret`` pairs newest first: the first signs, all verify.
+    jwt_keys: SecretStr | None = None
+    #: Cookie signing secrets, ``version:secret`` pairs (integer versions), newest first.
+    cookie_secrets: SecretStr | None = None
+    admin_username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$")] = "admin"
+    #: The bootstrapped admin's password; unset in production means no admin is created.
+    admin_password: SecretStr | None = None
+    jwt_issuer: str = "gale"
+    jwt_audience: str = "gale-api"
+    jwt_ttl_seconds: Annotated[int, Field(ge=30, le=86_400)] = 900
+    session_ttl_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = 8 * 3600
+    #: ``Secure`` + ``__Host-`` cookies; default: on in production (always behind TLS).
+    secure_cookies: bool | None = None
+    argon2_time_cost: Annotated[int, Field(ge=1, le=20)] = 3
+    argon2_memory_kib: Annotated[int, Field(ge=8, le=1024 * 1024)] = 64 * 1024
+    argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 4
+
+    #: ``Host`` names served (DNS-rebinding defence); ``*.domain`` and ``*`` allowed.
+    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    #: WebSocket ``Origin`` allow-list (scheme://host[:port]); empty: same host only.
+    allowed_origins: tuple[str, ...] = ()
+    rate_limit_ip_burst: Annotated[int, Field(ge=1)] = 120
+    rate_limit_ip_per_second: Annotated[float, Field(gt=0)] = 20.0
+    rate_limit_user_burst: Annotated[int, Field(ge=1)] = 60
+    rate_limit_user_per_second: Annotated[float, Field(gt=0)] = 10.0
+    rate_limit_login_burst: Annotated[int, Field(ge=1)] = 5
+    rate_limit_login_per_second: Annotated[float, Field(gt=0)] = 0.1
+    max_in_flight_requests: Annotated[int, Field(ge=1, le=100_000)] = 256
+    ws_ping_interval_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
+    ws_ping_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    ws_max_message_bytes: Annotated[int, Field(ge=256, le=1024 * 1024)] = 16 * 1024
+    ws_send_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
+    ws_max_invalid_messages: Annotated[int, Field(ge=1, le=1000)] = 5
+    live_poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
     drain_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
     shutdown_timeout_seconds: Annotated[float, Field(ge=0, le=600)] = 20.0
@@ -162,6 +213,13 @@ class Settings(BaseSettings):
                 raise ValueError("must start with mongodb:// or mongodb+srv://")
         return value
 
+    @field_validator("jwt_keys", "cookie_secrets")
+    @classmethod
+    def _key_set_format(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            parse_key_set(value.get_secret_value(), numeric_ids=info.field_name == "cookie_secrets")
+        return value
+
     @model_validator(mode="after")
     def _production_needs_real_secrets(self) -> Self:
         if self.env is Environment.PRODUCTION:
@@ -233,7 +291,7 @@ def ensure_dev_secrets(settings: Settings) -> Settings:
     """
     if not settings.is_dev:
         return settings
-    missing = {name for name in REQUIRED_SECRETS if getattr(settings, name) is None}
+    missing = {name for name in DEV_SECRETS if getattr(settings, name) is None}
     if not missing:
         return settings
     directory = settings.secrets_dir or DEV_DATA_DIR / "secrets"
@@ -242,8 +300,16 @@ def ensure_dev_secrets(settings: Settings) -> Settings:
     for name in sorted(missing):
         path = directory / name
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
+            make = _DEV_SECRET_VALUES.get(name)
+            path.write_text(make() if make else secrets.token_urlsafe(48))
             path.chmod(0o600)
+            if name == "admin_password":
+                # Printed once, when generated; afterwards it is only in the file.
+                print(
+                    f"gale-service: dev admin {settings.admin_username!r} created with password "
+                    f"{path.read_text().strip()} (kept in {path})",
+                    file=sys.stderr,
+                )
         generated[name] = SecretStr(path.read_text().strip())
     return settings.model_copy(update=generated)
 

@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError, RequestHandler
 
+from gale_service.auth.principal import Principal
+from gale_service.auth.request import identify, unauthorized, uses_bearer
+from gale_service.auth.sessions import session_cookie_name
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
+from gale_service.security.client_ip import client_ip
+from gale_service.security.guard import EXEMPT_ROUTES
+from gale_service.security.headers import new_nonce, security_headers
 from gale_service.store import StoreUnavailable
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -87,6 +93,57 @@ class ApiHandler(RequestHandler):
         limit: int = self.application.settings["gale"].max_body_bytes
         return limit
 
+    def set_default_headers(self) -> None:
+        """Security headers on every response, errors included (``clear()`` calls this)."""
+        self.csp_nonce = new_nonce()
+        for name, value in security_headers(
+            nonce=self.csp_nonce, tls=self.request.protocol == "https"
+        ).items():
+            self.set_header(name, value)
+
+    def get_current_user(self) -> Principal | None:
+        services = self.application.settings.get("services")
+        return None if services is None else identify(self, services.auth)
+
+    def require_user(self) -> Principal:
+        """The caller, or 401 with a ``WWW-Authenticate`` challenge."""
+        principal: Principal | None = self.current_user
+        if principal is None:
+            raise unauthorized("authentication required", error=None)
+        return principal
+
+    def check_xsrf_cookie(self) -> None:
+        """CSRF protection for cookie-authenticated requests only.
+
+        CSRF abuses an *ambient* credential: one the browser attaches by itself to a request a
+        hostile page triggers. Cookies are ambient; an ``Authorization: Bearer`` header never is
+        (a page can only send it cross-origin after a CORS preflight, which this service does not
+        grant), so bearer requests are exempt, as are requests carrying no session cookie at
+        all (they are anonymous and get a 401 where a user is needed).
+        """
+        services = self.application.settings.get("services")
+        if uses_bearer(self) or services is None:
+            return
+        if self.get_cookie(session_cookie_name(secure=services.auth.secure_cookies)) is None:
+            return
+        super().check_xsrf_cookie()
+
+    def admit_request(self) -> None:
+        """Host allow-list, load shedding, authentication, then per-IP and per-user limits."""
+        services = self.application.settings.get("services")
+        if services is None or self.route in EXEMPT_ROUTES:
+            return
+        guard = services.guard
+        guard.check_host(self.request.host)
+        guard.check_load(services.inflight.count)
+        principal: Principal | None = self.current_user
+        ip = client_ip(self.request, trusted=guard.trusted_proxies)
+        headers = guard.check_rate(guard.per_ip, ip)
+        if principal is not None:
+            headers = guard.check_rate(guard.per_user, principal.username)
+        for name, value in headers.items():
+            self.set_header(name, value)
+
     def compute_etag(self) -> str | None:
         """Item ETags come from the stored version, not from hashing the body."""
         return None
@@ -96,6 +153,7 @@ class ApiHandler(RequestHandler):
         incoming = self.request.headers.get("X-Request-ID", "")
         self.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         self.set_header("X-Request-ID", self.request_id)
+        self.admit_request()
         accept = self.request.headers.get("Accept")
         if accept and not accepts(accept, self.produces):
             raise Problem(

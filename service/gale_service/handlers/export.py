@@ -13,10 +13,11 @@ class ItemExportHandler(ApiHandler):
 
     async def get(self) -> None:
         store: ItemStore = self.services["store"]
+        owner = self.require_user().owner_scope()
         self.set_header("Content-Type", "application/x-ndjson")
         self.set_header("Content-Disposition", 'attachment; filename="items.ndjson"')
         pending = 0
-        async for item in store.export():
+        async for item in store.export(owner=owner):
             self.write(dump_json(item) + "\n")
             pending += 1
             if pending >= FLUSH_EVERY:

@@ -64,8 +64,15 @@ class ItemsBase(ApiHandler):
         )
 
     def owner(self) -> str:
-        user = self.current_user
-        return str(user) if user else "anonymous"
+        """The authenticated caller, who owns what it creates (401 when anonymous)."""
+        return self.require_user().username
+
+    def scope(self) -> str | None:
+        """Whose items the caller may touch: its own, or everyone's for an admin.
+
+        Someone else's item answers 404, exactly like a missing one, so ids cannot be probed.
+        """
+        return self.require_user().owner_scope()
 
     def write_item(self, item: dict[str, Any], *, status: int = 200) -> None:
         self.set_header("ETag", etag_for(item))
@@ -91,7 +98,9 @@ class ItemCollectionHandler(ItemsBase):
         tag = self.get_query_argument("tag", None) or None
         cursor = self.get_query_argument("cursor", None) or None
         try:
-            page = await self.store.list(limit=int(raw_limit), cursor=cursor, tag=tag)
+            page = await self.store.list(
+                limit=int(raw_limit), cursor=cursor, tag=tag, owner=self.scope()
+            )
         except InvalidCursor as error:
             raise Problem(400, str(error), slug="bad-cursor") from None
         self.write_json({"items": page.items, "next_cursor": page.next_cursor})
@@ -100,7 +109,7 @@ class ItemCollectionHandler(ItemsBase):
 class ItemHandler(ItemsBase):
     async def get(self, item_id: str) -> None:
         try:
-            item = await self.store.get(item_id)
+            item = await self.store.get(item_id, owner=self.scope())
         except ItemNotFound:
             raise self.not_found(item_id) from None
         etag = etag_for(item)
@@ -124,7 +133,7 @@ class ItemHandler(ItemsBase):
             raise Problem(422, "a merge patch must be a JSON object", slug="validation-failed")
         self.validated(ItemPatch, {k: v for k, v in patch.items() if v is not None})
         try:
-            current = await self.store.get(item_id)
+            current = await self.store.get(item_id, owner=self.scope())
         except ItemNotFound:
             raise self.not_found(item_id) from None
         writable = {key: current[key] for key in ItemWrite.model_fields}
@@ -138,7 +147,9 @@ class ItemHandler(ItemsBase):
 
     async def delete(self, item_id: str) -> None:
         try:
-            await self.store.delete(item_id, expected_version=self.expected_version())
+            await self.store.delete(
+                item_id, expected_version=self.expected_version(), owner=self.scope()
+            )
         except ItemNotFound:
             raise self.not_found(item_id) from None
         except PreconditionFailed as error:
@@ -151,7 +162,9 @@ class ItemHandler(ItemsBase):
     ) -> None:
         version = expected if expected is not None else self.expected_version()
         try:
-            item = await self.store.replace(item_id, fields, expected_version=version)
+            item = await self.store.replace(
+                item_id, fields, expected_version=version, owner=self.scope()
+            )
         except ItemNotFound:
             raise self.not_found(item_id) from None
         except PreconditionFailed as error:

@@ -67,6 +67,11 @@ def decode_cursor(cursor: str, *, tag: str | None) -> ObjectId:
     return after
 
 
+def _scoped(query: dict[str, Any], owner: str | None) -> dict[str, Any]:
+    """``query`` limited to ``owner``'s items; ``None`` means every owner (an admin)."""
+    return query if owner is None else {**query, "owner": owner}
+
+
 def to_public(document: Mapping[str, Any]) -> Document:
     """The stored document as the API shows it (``_id`` becomes ``id``)."""
     public = {key: value for key, value in document.items() if key != "_id"}
@@ -101,16 +106,24 @@ class ItemStore:
             await self._gateway.in_transaction(write)
         return to_public(document)
 
-    async def get(self, item_id: str) -> Document:
+    async def get(self, item_id: str, *, owner: str | None = None) -> Document:
+        """``owner`` scopes the lookup: another owner's item is :class:`ItemNotFound`."""
         oid = _object_id(item_id)
         async with translate_errors():
-            document = await self._items.find_one({"_id": oid})
+            document = await self._items.find_one(_scoped({"_id": oid}, owner))
         if document is None:
             raise ItemNotFound(item_id)
         return to_public(document)
 
-    async def list(self, *, limit: int, cursor: str | None = None, tag: str | None = None) -> Page:
-        query: dict[str, Any] = {}
+    async def list(
+        self,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        tag: str | None = None,
+        owner: str | None = None,
+    ) -> Page:
+        query: dict[str, Any] = _scoped({}, owner)
         if tag is not None:
             query["tags"] = tag
         if cursor is not None:
@@ -124,12 +137,17 @@ class ItemStore:
         return Page(items=[to_public(d) for d in documents], next_cursor=next_cursor)
 
     async def replace(
-        self, item_id: str, fields: Mapping[str, Any], *, expected_version: int | None = None
+        self,
+        item_id: str,
+        fields: Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        owner: str | None = None,
     ) -> Document:
         """Overwrite the writable fields; ``expected_version`` makes it conditional (If-Match)."""
         oid = _object_id(item_id)
         now = _now()
-        query: dict[str, Any] = {"_id": oid}
+        query: dict[str, Any] = _scoped({"_id": oid}, owner)
         if expected_version is not None:
             query["version"] = expected_version
 
@@ -147,13 +165,15 @@ class ItemStore:
         async with translate_errors():
             updated = await self._gateway.in_transaction(write)
         if updated is None:
-            raise await self._why_unchanged(oid, item_id)
+            raise await self._why_unchanged(oid, item_id, owner=owner)
         return to_public(updated)
 
-    async def delete(self, item_id: str, *, expected_version: int | None = None) -> None:
+    async def delete(
+        self, item_id: str, *, expected_version: int | None = None, owner: str | None = None
+    ) -> None:
         oid = _object_id(item_id)
         now = _now()
-        query: dict[str, Any] = {"_id": oid}
+        query: dict[str, Any] = _scoped({"_id": oid}, owner)
         if expected_version is not None:
             query["version"] = expected_version
 
@@ -166,18 +186,22 @@ class ItemStore:
         async with translate_errors():
             deleted = await self._gateway.in_transaction(write)
         if deleted is None:
-            raise await self._why_unchanged(oid, item_id)
+            raise await self._why_unchanged(oid, item_id, owner=owner)
 
-    async def export(self, *, batch_size: int = 500) -> AsyncIterator[Document]:
-        """Every item in ``_id`` order, streamed from a server-side cursor in batches."""
+    async def export(
+        self, *, batch_size: int = 500, owner: str | None = None
+    ) -> AsyncIterator[Document]:
+        """Every item (of ``owner``, if given) in ``_id`` order, streamed in batches."""
         async with translate_errors():
-            cursor = self._items.find({}).sort("_id", 1).batch_size(batch_size)
+            cursor = self._items.find(_scoped({}, owner)).sort("_id", 1).batch_size(batch_size)
             async for document in cursor:
                 yield to_public(document)
 
-    async def _why_unchanged(self, oid: ObjectId, item_id: str) -> Exception:
+    async def _why_unchanged(
+        self, oid: ObjectId, item_id: str, *, owner: str | None = None
+    ) -> Exception:
         async with translate_errors():
-            current = await self._items.find_one({"_id": oid}, {"version": 1})
+            current = await self._items.find_one(_scoped({"_id": oid}, owner), {"version": 1})
         if current is None:
             return ItemNotFound(item_id)
         return PreconditionFailed(current_version=int(current["version"]))

@@ -1,0 +1,171 @@
+"""The browser pages: ``/`` (your items, live), ``/items/{id}``, ``/login``, ``/logout``.
+
+Pages reuse the API's guard (Host allow-list, shedding, rate limits) and security headers,
+but authenticate by the signed session cookie, always check the XSRF token on POST, and
+answer errors as HTML in the caller's language.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+from urllib.parse import urlsplit
+
+import tornado.locale
+from tornado.web import HTTPError, RequestHandler
+
+from gale_service.auth.authenticator import Authenticator
+from gale_service.auth.principal import Principal
+from gale_service.auth.sessions import cookie_options, encode_session, session_cookie_name
+from gale_service.executors import ExecutorBusy
+from gale_service.handlers.base import ApiHandler
+from gale_service.problems import Problem
+from gale_service.security.client_ip import client_ip
+from gale_service.store import ItemNotFound, ItemStore
+
+LOCALES = {"en": "en_US", "de": "de_DE"}
+PAGE_SIZE = 100
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: an open redirect after login is a phishing tool."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    return "/" if parts.scheme or parts.netloc or "\\" in target else target
+
+
+class PageHandler(ApiHandler):
+    produces = ("text/html",)
+
+    @property
+    def authenticator(self) -> Authenticator:
+        authenticator: Authenticator = self.application.settings["services"].auth
+        return authenticator
+
+    def get_current_user(self) -> Principal | None:
+        """Pages are for browsers: a broken ``Authorization`` header just means anonymous."""
+        try:
+            return super().get_current_user()
+        except Problem:
+            return None
+
+    def get_user_locale(self) -> tornado.locale.Locale | None:
+        principal: Principal | None = self.current_user
+        if principal is not None and principal.locale:
+            return tornado.locale.get(principal.locale)
+        return None
+
+    def check_xsrf_cookie(self) -> None:
+        """Forms are always cookie-based: every page POST (login included) needs the token."""
+        RequestHandler.check_xsrf_cookie(self)
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        namespace = super().get_template_namespace()
+        namespace["nonce"] = self.csp_nonce
+        namespace["principal"] = self.current_user
+        namespace["lang"] = self.locale.code.split("_")[0]
+        return namespace
+
+    def start_session(self, principal: Principal) -> None:
+        secure = self.authenticator.secure_cookies
+        self.set_signed_cookie(
+            session_cookie_name(secure=secure),
+            encode_session(principal),
+            expires_days=self.authenticator.session_ttl_seconds / 86_400,
+            **cookie_options(secure=secure),
+        )
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(error, Problem):
+            status_code, detail = error.status_code, error.detail
+            for name, value in error.headers.items():
+                self.set_header(name, value)
+        elif isinstance(error, HTTPError):
+            status_code, detail = error.status_code, error.log_message or ""
+        else:
+            detail = ""
+        self.set_status(status_code)
+        # Dev shows the traceback (template errors name the template line); production never.
+        trace = (
+            "".join(traceback.format_exception(*kwargs["exc_info"]))
+            if self.application.settings["gale"].is_dev and "exc_info" in kwargs
+            else None
+        )
+        self.render("error.html", status=status_code, detail=detail, trace=trace)
+
+
+class IndexPage(PageHandler):
+    async def get(self) -> None:
+        principal: Principal | None = self.current_user
+        if principal is None:
+            self.redirect(self.reverse_url("login") + "?next=/")
+            return
+        store: ItemStore = self.services["store"]
+        hub = self.application.settings["services"].feed.hub
+        # The position is read before the list, so the live client resumes from a point
+        # that the rendered list already includes: nothing falls in between.
+        seq = hub.position or 0
+        page = await store.list(limit=PAGE_SIZE, owner=principal.owner_scope())
+        self.render("index.html", items=list(reversed(page.items)), seq=seq)
+
+
+class ItemPage(PageHandler):
+    async def get(self, item_id: str) -> None:
+        principal: Principal | None = self.current_user
+        if principal is None:
+            self.redirect(self.reverse_url("login") + f"?next=/items/{item_id}")
+            return
+        store: ItemStore = self.services["store"]
+        try:
+            item = await store.get(item_id, owner=principal.owner_scope())
+        except ItemNotFound:
+            raise HTTPError(404) from None
+        self.render("item.html", item=item)
+
+
+class LoginPage(PageHandler):
+    def get(self) -> None:
+        self.render("login.html", error=None, next=safe_next(self.get_query_argument("next", "/")))
+
+    async def post(self) -> None:
+        guard = self.application.settings["services"].guard
+        guard.check_rate(guard.login, client_ip(self.request, trusted=guard.trusted_proxies))
+        username = self.get_body_argument("username", "")[:64]
+        password = self.get_body_argument("password", "")[:1024]
+        target = safe_next(self.get_body_argument("next", "/"))
+        try:
+            principal = await self.authenticator.login(username, password)
+        except ExecutorBusy:
+            raise Problem(503, "busy", headers={"Retry-After": "1"}) from None
+        if principal is None:
+            self.set_status(401)
+            self.render(
+                "login.html",
+                error=self.locale.translate("Wrong username or password."),
+                next=target,
+            )
+            return
+        self.start_session(principal)
+        self.redirect(target, status=303)
+
+
+class LogoutPage(PageHandler):
+    def post(self) -> None:
+        self.clear_cookie(session_cookie_name(secure=self.authenticator.secure_cookies), path="/")
+        self.redirect(self.reverse_url("login"), status=303)
+
+
+class LanguagePage(PageHandler):
+    """Stores the user's language preference; it then beats ``Accept-Language``."""
+
+    async def post(self) -> None:
+        principal: Principal = self.require_user()
+        choice = self.get_body_argument("lang", "")
+        locale = LOCALES.get(choice)
+        await self.authenticator.users.set_locale(principal.username, locale)
+        self.start_session(
+            Principal(username=principal.username, is_admin=principal.is_admin, locale=locale)
+        )
+        self.redirect(safe_next(self.get_body_argument("next", "/")), status=303)

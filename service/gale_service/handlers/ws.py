@@ -1,0 +1,132 @@
+"""``/api/v1/ws``: live ``item.*`` events over a WebSocket.
+
+The upgrade is refused unless the caller is authenticated (bearer token, or session cookie
+from a page) and, for browsers, the ``Origin`` is allowed: a cookie-authenticated WebSocket
+is otherwise open to cross-site hijacking, since browsers do not apply CORS to WebSockets.
+Frames out go through the subscription's bounded queue (see ``live.hub``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from gale_service.auth.principal import Principal
+from gale_service.auth.request import identify, unauthorized
+from gale_service.live.feed import LiveFeed
+from gale_service.live.frames import dumps, error_frame, subscribed_frame
+from gale_service.live.hub import Subscription
+from gale_service.live.messages import InvalidMessage, parse_client_message
+from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
+from gale_service.security.client_ip import client_ip
+from gale_service.telemetry.metrics import websocket_closed, websocket_message, websocket_opened
+
+POLICY_VIOLATION = 1008
+
+
+class LiveSocketHandler(WebSocketHandler):
+    def initialize(self, route: str = "/api/v1/ws", **_: Any) -> None:
+        self.route = route
+        self.services = self.application.settings["services"]
+        self.principal: Principal | None = None
+        self.subscription: Subscription | None = None
+        self.invalid_messages = 0
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def feed(self) -> LiveFeed:
+        feed: LiveFeed = self.services.feed
+        return feed
+
+    def prepare(self) -> None:
+        guard = self.services.guard
+        guard.check_host(self.request.host)
+        if not self.feed.hub.accepting:
+            raise Problem(503, "the server is shutting down", headers={"Retry-After": "1"})
+        principal = identify(self, self.services.auth)
+        if principal is None:
+            raise unauthorized("authentication required", error=None)
+        guard.check_rate(guard.per_ip, client_ip(self.request, trusted=guard.trusted_proxies))
+        guard.check_rate(guard.per_user, principal.username)
+        self.principal = principal
+
+    def check_origin(self, origin: str) -> bool:
+        allowed = self.services.settings.allowed_origins
+        if allowed:
+            return origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed}
+        return urlsplit(origin).netloc.lower() == self.request.host.lower()
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        assert self.principal is not None
+        websocket_opened()
+        self.subscription = Subscription(
+            principal=self.principal,
+            queue=asyncio.Queue(maxsize=self.feed.queue_size),
+            close=self.close,
+        )
+        self.feed.hub.add(self.subscription)
+        self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+
+    async def on_message(self, message: str | bytes) -> None:
+        websocket_message("in")
+        try:
+            request = parse_client_message(message)
+        except InvalidMessage as error:
+            self.invalid_messages += 1
+            if self.invalid_messages >= self.services.settings.ws_max_invalid_messages:
+                self.close(POLICY_VIOLATION, "too many invalid messages")
+                return
+            await self.send(error_frame(str(error)))
+            return
+        if request["type"] == "ping":
+            await self.send(dumps({"type": "pong"}))
+            return
+        await self._subscribe(request)
+
+    async def _subscribe(self, request: dict[str, Any]) -> None:
+        subscription = self.subscription
+        assert subscription is not None
+        tags = request.get("tags")
+        subscription.tags = frozenset(tags) if tags else None
+        resume_from = request.get("resume_from")
+        if resume_from is None and subscription.joined:
+            resume_from = subscription.last_seq  # changing the filter keeps the position
+        try:
+            seq = await self.feed.join(subscription, resume_from=resume_from, send=self.send)
+        except WebSocketClosedError:
+            return
+        await self.send(subscribed_frame(seq=seq, tags=tags))
+
+    async def send(self, frame: str) -> None:
+        await self.write_message(frame)
+        websocket_message("out")
+
+    async def _write_queued(self) -> None:
+        assert self.subscription is not None
+        queue = self.subscription.queue
+        with contextlib.suppress(WebSocketClosedError):
+            while True:
+                await self.send(await queue.get())
+
+    def on_close(self) -> None:
+        websocket_closed()
+        if self.subscription is not None:
+            self.subscription.closed = True
+            self.feed.hub.discard(self.subscription)
+        if self._writer is not None:
+            self._writer.cancel()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Refused upgrades answer problem+json like the rest of the API."""
+        error = kwargs.get("exc_info", (None, None, None))[1]
+        problem = error if isinstance(error, Problem) else problem_for_status(status_code)
+        self.set_status(problem.status_code)
+        for name, value in problem.headers.items():
+            self.set_header(name, value)
+        self.set_header("Content-Type", f"{PROBLEM_JSON}; charset=UTF-8")
+        self.finish(json.dumps(problem.body(instance=self.request.path)))

@@ -1,0 +1,93 @@
+"""Following the ``events`` collection so every replica sees every replica's writes.
+
+The outbox's sequence numbers are gap-free in commit order, so "everything after the last
+sequence I published" is a complete read. Reads are triggered by a change stream when the
+server offers one (low latency) and, in any case, by a poll every ``poll_interval`` seconds
+(the fallback for servers without change streams, and the safety net if a stream dies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from pymongo.errors import OperationFailure, PyMongoError
+
+from gale_service.db import DatabaseUnavailable, MongoGateway
+from gale_service.live.hub import Hub
+from gale_service.store.events import EVENTS, EventLog
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 1.0
+
+
+class EventFollower:
+    def __init__(
+        self, events: EventLog, gateway: MongoGateway, hub: Hub, *, poll_interval: float
+    ) -> None:
+        self._events = events
+        self._gateway = gateway
+        self._hub = hub
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._follow()), loop.create_task(self._watch())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def wake(self) -> None:
+        """Read now rather than at the next poll (a change arrived, or a test wrote)."""
+        self._wake.set()
+
+    async def _follow(self) -> None:
+        while self._hub.position is None:
+            try:
+                self._hub.start_at(await self._events.last_sequence())
+            except DatabaseUnavailable:
+                await asyncio.sleep(RETRY_SECONDS)
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+            self._wake.clear()
+            try:
+                await self.catch_up()
+            except DatabaseUnavailable as error:
+                log.warning("live feed cannot read events", extra={"error": str(error)})
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def catch_up(self) -> None:
+        """Publish every event after the hub's position, in order."""
+        while True:
+            position = self._hub.position or 0
+            batch = [event async for event in self._events.since(position)]
+            for event in batch:
+                self._hub.publish(event)
+            if not batch:
+                return
+
+    async def _watch(self) -> None:
+        """Wake the follower on each insert into ``events``; give up quietly if unsupported."""
+        pipeline = [{"$match": {"operationType": "insert"}}]
+        while True:
+            try:
+                async with self._gateway.watch(EVENTS, pipeline) as stream:
+                    log.info("live feed following a change stream")
+                    async for _change in stream:
+                        self.wake()
+            except OperationFailure as error:
+                log.info(
+                    "no change stream; live feed polls",
+                    extra={"error": str(error)[:200], "poll_seconds": self._poll_interval},
+                )
+                return
+            except (PyMongoError, DatabaseUnavailable) as error:
+                log.warning("change stream interrupted", extra={"error": str(error)[:200]})
+                await asyncio.sleep(RETRY_SECONDS)

@@ -1,0 +1,2 @@
+"""Request hardening the handlers share: headers, Host allow-list, client IP, rate limits,
+load shedding. Nothing here imports a handler."""

@@ -1,0 +1,73 @@
+"""Security headers on every kind of response, and the Host allow-list."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.mongo import SecantusServer
+from tests.service.harness import LiveService, live_service
+
+
+@pytest.fixture
+async def live(mongo_server: SecantusServer) -> AsyncIterator[LiveService]:
+    async with live_service(mongo_server.uri, trusted_proxies=("127.0.0.1",)) as service:
+        yield service
+
+
+def assert_hardened(headers: dict[str, str]) -> str:
+    policy = headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "object-src 'none'" in policy
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert headers["X-Frame-Options"] == "DENY"
+    return policy
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/items", "/api/v1/items/nope", "/no/such/route", "/login", "/livez"]
+)
+async def test_every_response_is_hardened(live: LiveService, path: str) -> None:
+    response = await live.fetch(path)
+    assert_hardened(dict(response.headers.get_all()))
+    assert "Strict-Transport-Security" not in response.headers
+
+
+async def test_each_response_gets_its_own_nonce(live: LiveService) -> None:
+    first = (await live.fetch("/login")).headers["Content-Security-Policy"]
+    second = (await live.fetch("/login")).headers["Content-Security-Policy"]
+    assert "'nonce-" in first
+    assert first != second
+
+
+async def test_static_files_are_hardened_and_cached_for_a_year(live: LiveService) -> None:
+    response = await live.fetch("/static/live.js?v=abc")
+    assert response.code == 200
+    assert_hardened(dict(response.headers.get_all()))
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+async def test_hsts_only_over_tls(live: LiveService) -> None:
+    """Behind a trusted TLS-terminating proxy the request is HTTPS, so HSTS is sent."""
+    response = await live.fetch("/api/v1/items", headers={"X-Forwarded-Proto": "https"})
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=63072000")
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1.nip.io", "localhost.evil.example"])
+async def test_unknown_host_names_are_refused(live: LiveService, host: str) -> None:
+    """DNS rebinding: the attacker's name in ``Host`` is refused, probes still answer."""
+    response = await live.fetch("/api/v1/items", headers={"Host": host})
+    assert response.code == 400
+    assert "is not served here" in response.body.decode()
+    assert (await live.fetch("/livez", headers={"Host": host})).code == 200
+
+
+async def test_allowed_hosts_accept_ports_and_wildcards(mongo_server: SecantusServer) -> None:
+    async with live_service(mongo_server.uri, allowed_hosts=("*.example.com",)) as live:
+        ok = await live.fetch("/api/v1/items", headers={"Host": "api.example.com:8443"})
+        assert ok.code == 200
+        bad = await live.fetch("/api/v1/items", headers={"Host": "example.com.evil:80"})
+        assert bad.code == 400
