@@ -27,6 +27,7 @@ import asyncio
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -131,11 +132,12 @@ def _wait_ready(base: str, *, timeout: float = 60.0) -> None:
 @contextmanager
 def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[str]:
     port = free_port()
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=workdir))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("GALE_", "OTEL_"))},
         "GALE_PORT": str(port),
-        "GALE_DATA_DIR": str(workdir / "data"),
-        "GALE_SECRETS_DIR": str(workdir / "secrets"),
+        "GALE_DATA_DIR": str(run_dir / "data"),
+        "GALE_SECRETS_DIR": str(run_dir / "secrets"),
         "GALE_LOG_FORMAT": "json",
         "GALE_DRAIN_SECONDS": "0",
         "GALE_SHUTDOWN_TIMEOUT_SECONDS": "2",
@@ -150,7 +152,8 @@ def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[str
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=(workdir / f"{mode}.log").open("wb"),
+        stderr=(run_dir / "stderr.log").open("wb"),
+        start_new_session=True,  # its own process group: a kill takes the embedded DB too
     )
     try:
         wait_for_port(port, timeout=60)
@@ -162,9 +165,10 @@ def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[str
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            process.kill()
+            # e.g. the exporter still retrying a backlog of spans at exit
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            print(f"bench: the {mode} service ignored SIGTERM; killed", file=sys.stderr)
+            print(f"bench: the {mode} service did not stop in 30 s; killed", file=sys.stderr)
 
 
 def measure(
