@@ -20,6 +20,7 @@ from gale_service.store.events import EVENTS, EventLog
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
+STOP_TIMEOUT_SECONDS = 5.0
 
 
 class EventFollower:
@@ -32,34 +33,49 @@ class EventFollower:
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._follow()), loop.create_task(self._watch())]
 
     async def stop(self) -> None:
+        """Stop both loops. The flag matters as much as the cancel: a driver may turn a
+        cancellation that lands mid-read into a network error, which the loops would
+        otherwise catch and retry."""
+        self._stopped = True
+        self._wake.set()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_SECONDS)
         self._tasks = []
+
+    def stopping(self) -> bool:
+        return self._stopped
 
     def wake(self) -> None:
         """Read now rather than at the next poll (a change arrived, or a test wrote)."""
         self._wake.set()
 
     async def _follow(self) -> None:
-        while self._hub.position is None:
+        while self._hub.position is None and not self._stopped:
             try:
                 self._hub.start_at(await self._events.last_sequence())
             except DatabaseUnavailable:
                 await asyncio.sleep(RETRY_SECONDS)
-        while True:
+        while not self._stopped:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can turn a cancel that races
+            # its timeout into TimeoutError, which would swallow stop()'s cancellation.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.catch_up()
             except DatabaseUnavailable as error:
+                if self.stopping():
+                    return
                 log.warning("live feed cannot read events", extra={"error": str(error)})
                 await asyncio.sleep(RETRY_SECONDS)
 
@@ -76,7 +92,7 @@ class EventFollower:
     async def _watch(self) -> None:
         """Wake the follower on each insert into ``events``; give up quietly if unsupported."""
         pipeline = [{"$match": {"operationType": "insert"}}]
-        while True:
+        while not self._stopped:
             try:
                 async with self._gateway.watch(EVENTS, pipeline) as stream:
                     log.info("live feed following a change stream")
@@ -89,5 +105,7 @@ class EventFollower:
                 )
                 return
             except (PyMongoError, DatabaseUnavailable) as error:
+                if self.stopping():
+                    return
                 log.warning("change stream interrupted", extra={"error": str(error)[:200]})
                 await asyncio.sleep(RETRY_SECONDS)
