@@ -14,6 +14,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from gale_service.auth.principal import Principal
@@ -120,6 +121,12 @@ class LiveSocketHandler(WebSocketHandler):
             self.feed.hub.discard(self.subscription)
         if self._writer is not None:
             self._writer.cancel()
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Refused upgrades are answered, not stack-traced (as in ``ApiHandler``)."""
+        if isinstance(value, HTTPError):
+            return
+        super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Refused upgrades answer problem+json like the rest of the API."""
