@@ -36,7 +36,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tests.ports import free_port, wait_for_port
@@ -75,6 +75,10 @@ class Result:
     p50_ms: float
     p99_ms: float
     non_2xx_3xx: int
+    requests: int = 0
+    cpu_us_per_request: float = 0.0
+    """The service process's CPU time (all its threads) per request: unlike throughput, it
+    barely moves when a neighbour competes for the cores."""
 
 
 def _wrk() -> str:
@@ -94,6 +98,7 @@ def parse_wrk(output: str, *, mode: str, route: str) -> Result:
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    total = re.search(r"(\d+) requests in", output)
     if not (rps and p50 and p99):
         raise RuntimeError(f"cannot read wrk's output:\n{output}")
     return Result(
@@ -103,7 +108,24 @@ def parse_wrk(output: str, *, mode: str, route: str) -> Result:
         p50_ms=_milliseconds(p50[1]),
         p99_ms=_milliseconds(p99[1]),
         non_2xx_3xx=int(errors[1]) if errors else 0,
+        requests=int(total[1]) if total else 0,
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _kill_strays(run_dir: Path) -> None:
+    """Processes still using ``run_dir`` (the embedded DB runs in a session of its own)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if str(run_dir).encode() in cmdline.read_bytes():
+                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 def wrk(url: str, *, duration: float, connections: int) -> str:
@@ -130,7 +152,8 @@ def _wait_ready(base: str, *, timeout: float = 60.0) -> None:
 
 
 @contextmanager
-def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[str]:
+def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[tuple[str, int]]:
+    """The service in ``mode``; yields its URL and pid."""
     port = free_port()
     run_dir = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=workdir))
     env = {
@@ -142,6 +165,7 @@ def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[str
         "GALE_DRAIN_SECONDS": "0",
         "GALE_SHUTDOWN_TIMEOUT_SECONDS": "2",
         "OTEL_TRACES_EXPORTER": "none",
+        "PYTHONFAULTHANDLER": "1",  # SIGABRT dumps every thread's stack if it hangs
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
         **UNLIMITED,
         **MODES[mode],
@@ -159,16 +183,22 @@ def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[str
         wait_for_port(port, timeout=60)
         base = f"http://127.0.0.1:{port}"
         _wait_ready(base)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            # e.g. the exporter still retrying a backlog of spans at exit
+            process.send_signal(signal.SIGABRT)
+            time.sleep(1)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            print(f"bench: the {mode} service did not stop in 30 s; killed", file=sys.stderr)
+            print(
+                f"bench: the {mode} service did not stop in 30 s; killed. Its stacks are in "
+                f"{run_dir / 'stderr.log'}",
+                file=sys.stderr,
+            )
+        _kill_strays(run_dir)
 
 
 def measure(
@@ -198,13 +228,19 @@ def measure(
 
     def run_all() -> None:
         with tempfile.TemporaryDirectory(prefix="gale-bench-") as tmp:
+            workdir = Path(tmp)
             for round_ in range(1, rounds + 1):
                 for mode in modes:
-                    with running_service(mode, workdir=Path(tmp), otlp_port=otlp_port) as base:
+                    with running_service(mode, workdir=workdir, otlp_port=otlp_port) as service:
+                        base, pid = service
                         for route in routes:
                             wrk(base + route, duration=1, connections=connections)
+                            before = cpu_seconds(pid)
                             output = wrk(base + route, duration=duration, connections=connections)
-                            runs.append(parse_wrk(output, mode=mode, route=route))
+                            cpu = cpu_seconds(pid) - before
+                            result = parse_wrk(output, mode=mode, route=route)
+                            per_request = 1e6 * cpu / max(result.requests, 1)
+                            runs.append(replace(result, cpu_us_per_request=per_request))
                 print(f"round {round_}/{rounds} done", file=sys.stderr, flush=True)
 
     asyncio.run(with_receiver())
@@ -224,29 +260,30 @@ def table(results: Sequence[Result]) -> str:
 
 
 def _header() -> str:
-    return "| mode | route | req/s | p50 ms | p99 ms | non-2xx |\n|---|---|---:|---:|---:|---:|"
+    return "| mode | route | req/s | CPU µs/req | p50 ms | p99 ms |\n|---|---|---:|---:|---:|---:|"
 
 
 def _row(result: Result) -> str:
     return (
         f"| {result.mode} | `{result.route}` | {result.requests_per_second:,.0f} | "
-        f"{result.p50_ms:.2f} | {result.p99_ms:.2f} | {result.non_2xx_3xx} |"
+        f"{result.cpu_us_per_request:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} |"
     )
 
 
 def summary(results: Sequence[Result]) -> str:
-    """Throughput of each mode relative to ``none``, per route."""
+    """Per route, each mode's throughput and CPU per request relative to ``none``."""
     lines = []
     for route in dict.fromkeys(r.route for r in results):
         base = next((r for r in results if r.route == route and r.mode == "none"), None)
         if base is None:
             continue
         parts = [
-            f"{r.mode} {100 * r.requests_per_second / base.requests_per_second:.0f}%"
+            f"{r.mode} {100 * r.requests_per_second / base.requests_per_second:.0f}% req/s, "
+            f"{r.cpu_us_per_request - base.cpu_us_per_request:+,.0f} µs CPU"
             for r in results
             if r.route == route and r.mode != "none"
         ]
-        lines.append(f"{route}: " + ", ".join(parts) + " of no-tracing throughput")
+        lines.append(f"{route} vs no tracing: " + "; ".join(parts))
     return "\n".join(lines)
 
 
