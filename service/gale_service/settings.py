@@ -126,7 +126,8 @@ class Settings(BaseSettings):
     rate_limit_login_per_second: Annotated[float, Field(gt=0)] = 0.1
     max_in_flight_requests: Annotated[int, Field(ge=1, le=100_000)] = 256
     ws_ping_interval_seconds: Annotated[float, Field(gt=0, le=600)] = 20.0
-    ws_ping_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 30.0
+    #: At most the ping interval (Tornado caps it there).
+    ws_ping_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
     ws_max_message_bytes: Annotated[int, Field(ge=256, le=1024 * 1024)] = 16 * 1024
     ws_send_queue_size: Annotated[int, Field(ge=1, le=100_000)] = 256
     ws_max_invalid_messages: Annotated[int, Field(ge=1, le=1000)] = 5
