@@ -22,6 +22,7 @@ from gale_service.handlers.auth import MeHandler, TokenHandler, UserCollectionHa
 from gale_service.handlers.base import ApiHandler
 from gale_service.handlers.export import ItemExportHandler
 from gale_service.handlers.health import LivenessHandler, ReadinessHandler, StartupHandler
+from gale_service.handlers.imports import ItemImportHandler
 from gale_service.handlers.items import ItemCollectionHandler, ItemHandler
 from gale_service.handlers.metrics import MetricsHandler
 from gale_service.handlers.openapi import OpenApiHandler
@@ -87,6 +88,7 @@ def routes(services: Services) -> list[Rule]:
         route("/api/v1/items", r"/api/v1/items", ItemCollectionHandler, "items"),
         route("/api/v1/items/{item_id}", rf"/api/v1/items/{ID}", ItemHandler, "item"),
         route("/api/v1/export/items", r"/api/v1/export/items", ItemExportHandler, "export_items"),
+        route("/api/v1/import/items", r"/api/v1/import/items", ItemImportHandler, "import_items"),
         route("/api/v1/auth/token", r"/api/v1/auth/token", TokenHandler, "auth_token"),
         route("/api/v1/auth/me", r"/api/v1/auth/me", MeHandler, "auth_me"),
         route("/api/v1/users", r"/api/v1/users", UserCollectionHandler, "users"),

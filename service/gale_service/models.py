@@ -6,11 +6,12 @@ Rename "items" here (and in the store) when you start your own service from Gale
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Description = Annotated[str, StringConstraints(max_length=10_000)]
 Tag = Annotated[
     str,
@@ -29,15 +30,29 @@ class ItemWrite(BaseModel):
     tags: Tags = Field(default_factory=list)
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """For fields whose Python default (``None``) is not a value a client may send."""
+    schema.pop("default", None)
+
+
 class ItemPatch(BaseModel):
     """The result of applying a JSON merge patch must still be a valid :class:`ItemWrite`;
     this model documents which fields a patch may touch."""
 
     model_config = ConfigDict(extra="forbid", title="ItemPatch")
 
-    name: Name | None = None
+    #: Optional but never null (so not nullable in the schema): an item always has a name.
+    name: Name | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
+    #: ``null`` resets to the default (empty).
     description: Description | None = None
     tags: Tags | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_not_null(cls, value: str | None) -> str:
+        if value is None:
+            raise ValueError("must not be null: an item always has a name")
+        return value
 
 
 class Item(BaseModel):
@@ -62,6 +77,24 @@ class ItemPage(BaseModel):
 
     items: list[Item]
     next_cursor: str | None
+
+
+class ImportResult(BaseModel):
+    """What ``POST /api/v1/import/items`` stored: every line, in order, or nothing."""
+
+    model_config = ConfigDict(title="ImportResult")
+
+    created: int = Field(ge=1)
+    ids: list[str]
+
+
+class Probe(BaseModel):
+    """A health probe's answer; ``reason`` says why when it is not ok."""
+
+    model_config = ConfigDict(title="Probe")
+
+    status: Literal["ok", "unavailable"]
+    reason: str
 
 
 class ProblemFieldError(BaseModel):

@@ -9,7 +9,15 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gale_service.models import Item, ItemPage, ItemPatch, ItemWrite, Problem
+from gale_service.models import (
+    ImportResult,
+    Item,
+    ItemPage,
+    ItemPatch,
+    ItemWrite,
+    Probe,
+    Problem,
+)
 
 REF = "#/components/schemas/{model}"
 COMMON_ERRORS = {
@@ -37,6 +45,10 @@ class Operation:
     response_media: str = "application/json"
     parameters: tuple[dict[str, Any], ...] = ()
     errors: dict[str, str] = field(default_factory=dict)
+    #: Non-problem answers besides the main one: (status, model, description).
+    answers: tuple[tuple[str, type[BaseModel], str], ...] = ()
+    #: The main answer is a JSON object with no model of its own (the OpenAPI document).
+    free_form: bool = False
 
 
 ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -44,11 +56,14 @@ IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": False,
-    "schema": {"type": "string"},
-    "description": "Apply only if the item is still at this ETag.",
+    "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[^"\s]*"(\s*,\s*(W/)?"[^"\s]*")*)$'},
+    "description": "Apply only if the item is still at this (strong) ETag; malformed: 400.",
 }
 NOT_FOUND = {"404": "No item with this id (malformed ids included)."}
-STALE = {"412": "If-Match does not match the current version; nothing changed."}
+STALE = {
+    "400": "A malformed If-Match header (or body, where there is one).",
+    "412": "If-Match does not match the current version; nothing changed.",
+}
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
@@ -74,7 +89,13 @@ OPERATIONS: tuple[Operation, ...] = (
                 "required": False,
                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
             },
-            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
+                "description": "Opaque: a next_cursor from a previous page of the same query.",
+            },
             {"name": "tag", "in": "query", "required": False, "schema": {"type": "string"}},
         ),
         errors={"400": "A bad limit or a cursor this service did not issue."},
@@ -134,6 +155,40 @@ OPERATIONS: tuple[Operation, ...] = (
         response=Item,
         response_media="application/x-ndjson",
     ),
+    Operation(
+        "post",
+        "/api/v1/import/items",
+        "importItems",
+        "Create many items from NDJSON, one ItemWrite per line, all or nothing",
+        ItemWrite,
+        request_media="application/x-ndjson",
+        response=ImportResult,
+        status="201",
+        errors=BODY_ERRORS,
+    ),
+    *(
+        Operation(
+            "get",
+            f"/{probe}",
+            f"{probe}Probe",
+            summary,
+            response=Probe,
+            answers=(("503", Probe, "Not " + summary[0].lower() + summary[1:] + "."),),
+        )
+        for probe, summary in (
+            ("livez", "Alive: the event loop answers"),
+            ("readyz", "Ready for traffic: migrated, a fresh DB ping, not draining"),
+            ("startupz", "Started: migrations applied"),
+        )
+    ),
+    Operation(
+        "get",
+        "/openapi.json",
+        "openapiDocument",
+        "This document",
+        free_form=True,
+        errors={"503": COMMON_ERRORS["503"]},
+    ),
 )
 
 
@@ -146,11 +201,15 @@ def _response(model: type[BaseModel] | None, media: str, description: str) -> di
 
 def _operation(op: Operation) -> dict[str, Any]:
     responses = {op.status: _response(op.response, op.response_media, op.summary)}
+    if op.free_form:
+        responses[op.status]["content"] = {op.response_media: {"schema": {"type": "object"}}}
     for status, description in {**COMMON_ERRORS, **op.errors}.items():
         if status == "304":
             responses[status] = {"description": description}
         else:
             responses[status] = _response(Problem, "application/problem+json", description)
+    for status, model, description in op.answers:
+        responses[status] = _response(model, "application/json", description)
     document: dict[str, Any] = {
         "operationId": op.operation_id,
         "summary": op.summary,
@@ -170,7 +229,15 @@ def _operation(op: Operation) -> dict[str, Any]:
 @cache
 def openapi_document(version: str) -> dict[str, Any]:
     """The whole document; cached because it is pure and the models are static."""
-    models: list[type[BaseModel]] = [Item, ItemPage, ItemPatch, ItemWrite, Problem]
+    models: list[type[BaseModel]] = [
+        ImportResult,
+        Item,
+        ItemPage,
+        ItemPatch,
+        ItemWrite,
+        Probe,
+        Problem,
+    ]
     _, schemas = models_json_schema([(model, "validation") for model in models], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:

@@ -215,6 +215,14 @@ class ApiHandler(RequestHandler):
             return
         super().log_exception(typ, value, tb)
 
+    def allowed_methods(self) -> list[str]:
+        """The methods this handler implements, for the ``Allow`` header a 405 must carry."""
+        return [
+            method
+            for method in self.SUPPORTED_METHODS
+            if getattr(type(self), method.lower()) is not getattr(RequestHandler, method.lower())
+        ]
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(error, StoreUnavailable):
@@ -231,6 +239,8 @@ class ApiHandler(RequestHandler):
         else:
             problem = problem_for_status(status_code)
         self.set_status(problem.status_code)
+        if problem.status_code == 405:
+            self.set_header("Allow", ", ".join(self.allowed_methods()))
         if getattr(self, "request_id", None):
             self.set_header("X-Request-ID", self.request_id)
         for name, value in problem.headers.items():

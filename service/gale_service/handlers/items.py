@@ -12,7 +12,10 @@ from gale_service.store import ItemNotFound, ItemStore, PreconditionFailed
 from gale_service.store.items import InvalidCursor
 
 MERGE_PATCH = "application/merge-patch+json"
-ETAG = re.compile(r'^(?:W/)?"(\d+)"$')
+#: RFC 9110 ``If-Match``: ``*`` or a list of entity tags (opaque quoted strings, maybe weak).
+IF_MATCH = re.compile(r'^(?:\*|(?:W/)?"[^"\s]*"(?:\s*,\s*(?:W/)?"[^"\s]*")*)$')
+#: Strong tags only: ``If-Match`` uses strong comparison, so a weak tag never matches.
+STRONG_VERSION = re.compile(r'(?<!W/)"(\d+)"')
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
@@ -46,14 +49,24 @@ class ItemsBase(ApiHandler):
     def expected_version(self) -> int | None:
         """The version named by ``If-Match``; ``*`` means any existing version."""
         header = self.request.headers.get("If-Match")
-        if header is None or header.strip() == "*":
+        if header is None:
             return None
-        match = ETAG.match(header.strip())
-        if match is None:
+        if not IF_MATCH.match(header.strip()):
             raise Problem(
-                412, f"If-Match {header!r} matches no version of this item", slug="stale-etag"
+                400,
+                f'If-Match must be * or ETags such as "3", got {header!r}',
+                slug="bad-if-match",
             )
-        return int(match.group(1))
+        if header.strip() == "*":
+            return None
+        versions = STRONG_VERSION.findall(header)
+        if not versions:
+            raise Problem(
+                412,
+                f"If-Match {header!r} matches no version of this item (weak ETags never do)",
+                slug="stale-etag",
+            )
+        return int(versions[0])
 
     def stale(self, error: PreconditionFailed) -> Problem:
         return Problem(
@@ -131,7 +144,7 @@ class ItemHandler(ItemsBase):
         patch = self.json_body(content_types=(MERGE_PATCH,))
         if not isinstance(patch, dict):
             raise Problem(422, "a merge patch must be a JSON object", slug="validation-failed")
-        self.validated(ItemPatch, {k: v for k, v in patch.items() if v is not None})
+        self.validated(ItemPatch, patch)
         try:
             current = await self.store.get(item_id, owner=self.scope())
         except ItemNotFound:

@@ -7,7 +7,7 @@ order, and a reader that remembers the last sequence it saw can resume exactly t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,18 @@ from gale_service.db.driver import Document, Session, translate_errors
 EVENTS = "events"
 COUNTERS = "counters"
 EVENT_TYPES = ("item.created", "item.updated", "item.deleted")
+
+
+def _event(seq: int, *, type: str, item: Document, at: datetime) -> Document:
+    return {
+        "_id": seq,
+        "type": type,
+        "item_id": item["_id"],
+        "owner": item.get("owner"),
+        "tags": item.get("tags", []),
+        "item": item,
+        "at": at,
+    }
 
 
 class EventLog:
@@ -46,19 +58,30 @@ class EventLog:
             session=session,
         )
         seq = int(counter["seq"])
-        await self._events.insert_one(
-            {
-                "_id": seq,
-                "type": type,
-                "item_id": item["_id"],
-                "owner": item.get("owner"),
-                "tags": item.get("tags", []),
-                "item": item,
-                "at": at,
-            },
+        await self._events.insert_one(_event(seq, type=type, item=item, at=at), session=session)
+        return seq
+
+    async def append_many(
+        self, session: Session, *, type: str, items: Sequence[Document], at: datetime
+    ) -> int:
+        """One event per item, consecutive sequences from a single counter bump; the last."""
+        counter = await self._counters.find_one_and_update(
+            {"_id": EVENTS},
+            {"$inc": {"seq": len(items)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
             session=session,
         )
-        return seq
+        last = int(counter["seq"])
+        first = last - len(items) + 1
+        await self._events.insert_many(
+            [
+                _event(seq, type=type, item=item, at=at)
+                for seq, item in zip(range(first, last + 1), items, strict=True)
+            ],
+            session=session,
+        )
+        return last
 
     async def since(self, seq: int, *, limit: int = 500) -> AsyncIterator[Document]:
         """Events with a sequence greater than ``seq``, oldest first."""

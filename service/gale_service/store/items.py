@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -105,6 +105,29 @@ class ItemStore:
         async with translate_errors():
             await self._gateway.in_transaction(write)
         return to_public(document)
+
+    async def create_many(self, many: Sequence[Mapping[str, Any]], *, owner: str) -> list[Document]:
+        """Several items and their events in one transaction: all are stored, or none."""
+        now = _now()
+        documents: list[Document] = [
+            {
+                "_id": ObjectId(),
+                **fields,
+                "owner": owner,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            }
+            for fields in many
+        ]
+
+        async def write(session: Session) -> None:
+            await self._items.insert_many(documents, session=session)
+            await self.events.append_many(session, type="item.created", items=documents, at=now)
+
+        async with translate_errors():
+            await self._gateway.in_transaction(write)
+        return [to_public(document) for document in documents]
 
     async def get(self, item_id: str, *, owner: str | None = None) -> Document:
         """``owner`` scopes the lookup: another owner's item is :class:`ItemNotFound`."""

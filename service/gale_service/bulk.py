@@ -1,0 +1,63 @@
+"""Parsing and validating an NDJSON import: CPU-bound pure Python, so it runs in the ``cpu``
+process pool (:mod:`gale_service.executors`) where it cannot stall the event loop.
+
+Module-level and free of service state on purpose: the pool's workers are spawned processes
+that import this module and receive only the request body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from gale_service.models import ItemWrite
+
+#: One import is one transaction; this keeps it well inside MongoDB's limits.
+MAX_IMPORT_ITEMS = 1000
+
+
+@dataclass(frozen=True)
+class ParsedImport:
+    """Valid items, or what is wrong with the lines that are not (``field`` names the line)."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    broken: list[dict[str, str]] = field(default_factory=list)
+    invalid: list[dict[str, str]] = field(default_factory=list)
+
+
+def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> ParsedImport:
+    """One :class:`~gale_service.models.ItemWrite` per non-blank line; every bad line reported.
+
+    ``broken`` lines are not JSON (the request is a 400); ``invalid`` ones are JSON that breaks
+    the schema (a 422).
+    """
+    parsed = ParsedImport()
+    lines = [(n, line.strip()) for n, line in enumerate(body.split(b"\n"), start=1)]
+    lines = [(n, line) for n, line in lines if line]
+    if not lines:
+        parsed.invalid.append({"field": "(body)", "message": "no items: send one JSON per line"})
+    if len(lines) > max_items:
+        parsed.invalid.append(
+            {"field": "(body)", "message": f"{len(lines)} items; at most {max_items} per import"}
+        )
+        return parsed
+    for number, line in lines:
+        try:
+            data = json.loads(line)
+        except ValueError as error:
+            parsed.broken.append({"field": f"line {number}", "message": f"not JSON: {error}"})
+            continue
+        try:
+            parsed.items.append(ItemWrite.model_validate(data).model_dump())
+        except ValidationError as error:
+            parsed.invalid.extend(
+                {
+                    "field": ".".join([f"line {number}", *(str(p) for p in problem["loc"])]),
+                    "message": problem["msg"],
+                }
+                for problem in error.errors()
+            )
+    return parsed
