@@ -6,7 +6,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+# uv: the one on PATH, else one installed from PyPI into .tools/ (no root, no system pip
+# changes: `pip --target` works even where the system Python is "externally managed").
+UV_TOOLS := $(CURDIR)/.tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(UV_TOOLS)/bin/uv)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the test suite and benchmarks run for real (command -> package).
 DEBIAN_TOOLS := promtool:prometheus wrk:wrk chromium:chromium node:nodejs npm:npm
@@ -18,8 +21,12 @@ help: ## List the targets.
 
 .PHONY: uv
 uv:
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
-		{ echo "installing uv from PyPI"; $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv; }
+	@if ! [ -x "$(UV)" ]; then \
+		echo "installing uv from PyPI into $(UV_TOOLS)"; \
+		$(PYTHON) -m pip --version >/dev/null 2>&1 || $(PYTHON) -m ensurepip --user >/dev/null 2>&1 || \
+			{ echo "neither uv nor pip is available: install one (e.g. apt-get install python3-pip)" >&2; exit 1; }; \
+		$(PYTHON) -m pip install --quiet --disable-pip-version-check --target $(UV_TOOLS) uv; \
+	fi
 
 .PHONY: sync
 sync: uv ## Install the locked Python environment.
