@@ -115,3 +115,45 @@ class Problem(BaseModel):
     detail: str | None = None
     instance: str | None = None
     errors: list[ProblemFieldError] | None = None
+
+
+Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
+
+
+class Credentials(BaseModel):
+    """The body of ``POST /api/v1/auth/token``."""
+
+    model_config = ConfigDict(extra="forbid", title="Credentials")
+
+    username: Username
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class AccessToken(BaseModel):
+    """A short-lived bearer token (a JWT; send it as ``Authorization: Bearer ...``)."""
+
+    model_config = ConfigDict(title="AccessToken")
+
+    access_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class NewUser(BaseModel):
+    """The body of ``POST /api/v1/users`` (admins only)."""
+
+    model_config = ConfigDict(extra="forbid", title="NewUser")
+
+    username: Username
+    password: Annotated[str, StringConstraints(min_length=12, max_length=1024)]
+    is_admin: bool = False
+
+
+class User(BaseModel):
+    """A user as the API shows it: never the password hash."""
+
+    model_config = ConfigDict(title="User")
+
+    username: str
+    is_admin: bool
+    locale: str | None

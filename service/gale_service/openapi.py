@@ -10,13 +10,17 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gale_service.models import (
+    AccessToken,
+    Credentials,
     ImportResult,
     Item,
     ItemPage,
     ItemPatch,
     ItemWrite,
+    NewUser,
     Probe,
     Problem,
+    User,
 )
 
 REF = "#/components/schemas/{model}"
@@ -49,6 +53,8 @@ class Operation:
     answers: tuple[tuple[str, type[BaseModel], str], ...] = ()
     #: The main answer is a JSON object with no model of its own (the OpenAPI document).
     free_form: bool = False
+    #: Answered without a bearer token (probes, this document, the token endpoint itself).
+    public: bool = False
 
 
 ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -59,7 +65,16 @@ IF_MATCH = {
     "schema": {"type": "string", "pattern": r'^(\*|(W/)?"[^"\s]*"(\s*,\s*(W/)?"[^"\s]*")*)$'},
     "description": "Apply only if the item is still at this (strong) ETag; malformed: 400.",
 }
-NOT_FOUND = {"404": "No item with this id (malformed ids included)."}
+NOT_FOUND = {
+    "404": "No item with this id that the caller may see (another user's item answers 404 too, "
+    "so ids cannot be probed; malformed ids included)."
+}
+#: Every authenticated operation may answer these (see the README's security section).
+AUTH_ERRORS = {
+    "401": "No credentials, or a bearer token that is malformed, expired, not yet valid, "
+    "signed with an unknown key or algorithm, or for another issuer or audience.",
+    "429": "A rate limit is exhausted; see Retry-After and RateLimit.",
+}
 STALE = {
     "400": "A malformed If-Match header (or body, where there is one).",
     "412": "If-Match does not match the current version; nothing changed.",
@@ -174,6 +189,7 @@ OPERATIONS: tuple[Operation, ...] = (
             summary,
             response=Probe,
             answers=(("503", Probe, "Not " + summary[0].lower() + summary[1:] + "."),),
+            public=True,
         )
         for probe, summary in (
             ("livez", "Alive: the event loop answers"),
@@ -188,6 +204,36 @@ OPERATIONS: tuple[Operation, ...] = (
         "This document",
         free_form=True,
         errors={"503": COMMON_ERRORS["503"]},
+        public=True,
+    ),
+    Operation(
+        "post",
+        "/api/v1/auth/token",
+        "createToken",
+        "Exchange a username and password for a short-lived bearer token",
+        Credentials,
+        response=AccessToken,
+        errors={
+            **BODY_ERRORS,
+            "401": "Wrong username or password.",
+            "429": "Too many login attempts from this address; see Retry-After.",
+        },
+        public=True,
+    ),
+    Operation("get", "/api/v1/auth/me", "whoAmI", "The authenticated caller", response=User),
+    Operation(
+        "post",
+        "/api/v1/users",
+        "createUser",
+        "Create a user (admins only)",
+        NewUser,
+        response=User,
+        status="201",
+        errors={
+            **BODY_ERRORS,
+            "403": "The caller is authenticated but not an admin.",
+            "409": "A user with this name exists.",
+        },
     ),
 )
 
@@ -203,7 +249,8 @@ def _operation(op: Operation) -> dict[str, Any]:
     responses = {op.status: _response(op.response, op.response_media, op.summary)}
     if op.free_form:
         responses[op.status]["content"] = {op.response_media: {"schema": {"type": "object"}}}
-    for status, description in {**COMMON_ERRORS, **op.errors}.items():
+    auth_errors = {} if op.public else AUTH_ERRORS
+    for status, description in {**COMMON_ERRORS, **auth_errors, **op.errors}.items():
         if status == "304":
             responses[status] = {"description": description}
         else:
@@ -216,6 +263,8 @@ def _operation(op: Operation) -> dict[str, Any]:
         "parameters": list(op.parameters),
         "responses": responses,
     }
+    if op.public:
+        document["security"] = []
     if op.request is not None:
         document["requestBody"] = {
             "required": True,
@@ -230,13 +279,17 @@ def _operation(op: Operation) -> dict[str, Any]:
 def openapi_document(version: str) -> dict[str, Any]:
     """The whole document; cached because it is pure and the models are static."""
     models: list[type[BaseModel]] = [
+        AccessToken,
+        Credentials,
         ImportResult,
         Item,
         ItemPage,
         ItemPatch,
         ItemWrite,
+        NewUser,
         Probe,
         Problem,
+        User,
     ]
     _, schemas = models_json_schema([(model, "validation") for model in models], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
@@ -246,5 +299,11 @@ def openapi_document(version: str) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Gale items API", "version": version},
         "paths": paths,
-        "components": {"schemas": schemas.get("$defs", {})},
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
+        "security": [{"bearer": []}],
     }

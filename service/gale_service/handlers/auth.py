@@ -3,36 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, StringConstraints
-
 from gale_service.auth.authenticator import Authenticator
 from gale_service.auth.principal import Principal
 from gale_service.executors import ExecutorBusy
 from gale_service.handlers.base import ApiHandler
+from gale_service.models import Credentials, NewUser
 from gale_service.problems import Problem
 from gale_service.security.client_ip import client_ip
 from gale_service.store.users import UserExists, public_user
-
-Username = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
-Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-NewPassword = Annotated[str, StringConstraints(min_length=12, max_length=1024)]
-
-
-class Credentials(BaseModel):
-    model_config = ConfigDict(extra="forbid", title="Credentials")
-
-    username: Username
-    password: Password
-
-
-class NewUser(BaseModel):
-    model_config = ConfigDict(extra="forbid", title="NewUser")
-
-    username: Username
-    password: NewPassword
-    is_admin: bool = False
 
 
 class AuthHandler(ApiHandler):

@@ -38,6 +38,12 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 class ItemsBase(ApiHandler):
+    def prepare(self) -> None:
+        """Items are private: authenticate before looking at the request at all, so an
+        anonymous caller gets 401, never a validation error that hints at the API's rules."""
+        super().prepare()
+        self.require_user()
+
     @property
     def store(self) -> ItemStore:
         store: ItemStore = self.services["store"]
