@@ -120,7 +120,9 @@ def test_a_fresh_release_rolls_out_and_becomes_the_last_ready_one() -> None:
     assert first.rollout.last_ready is None
     report = report_rollout(first.rollout, applied(first), previous=None)
     assert report.phase is Phase.PROGRESSING
-    assert report.conditions == ()
+    [progressing] = report.conditions
+    assert (progressing.status, progressing.reason) == ("True", "RollingOut")
+    assert "Rolling out 1.0" in progressing.message
     done = controller(applied(first))
     settled = plan(V1, done)
     assert settled.rollout.last_ready is not None
@@ -133,6 +135,7 @@ def test_a_fresh_release_rolls_out_and_becomes_the_last_ready_one() -> None:
     )
     report = report_rollout(settled.rollout, done, previous=None)
     assert report.phase is Phase.COMPLETE
+    assert [(c.type, c.reason) for c in report.conditions] == [("Progressing", "RolloutComplete")]
     assert report.status["lastReadyVersion"] == "1.0"
     assert "failedVersion" not in report.status
 
@@ -279,6 +282,8 @@ def test_a_deadline_is_not_always_a_failed_release(
     p = plan(asked, dep, gen=2)
     assert not p.rollout.newly_failed
     assert p.rollout.failed is None
+    report = report_rollout(p.rollout, dep, previous=None)
+    assert "RollingOut" not in {c.reason for c in report.conditions}  # the plain verdict stands
 
 
 def test_pause_holds_and_says_so() -> None:

@@ -300,6 +300,11 @@ def report_rollout(
         found.append(Condition(conditions.PROGRESSING, Status.TRUE, "RollingBack", message))
     elif phase is Phase.ROLLED_BACK:
         found.append(Condition(conditions.PROGRESSING, Status.FALSE, "RolledBack", message))
+    elif phase is Phase.COMPLETE:
+        found.append(Condition(conditions.PROGRESSING, Status.FALSE, "RolloutComplete", message))
+    elif phase is Phase.PROGRESSING and progress is not None and not progress.deadline_exceeded:
+        # The plain condition with the version in its message, for kubectl describe.
+        found.append(Condition(conditions.PROGRESSING, Status.TRUE, "RollingOut", message))
     if plan.failed is not None:
         failure = plan.failure_message(restore_stuck=stuck and plan.restoring)
         found.append(Condition(conditions.DEGRADED, Status.TRUE, FAILED_REASON, failure))
