@@ -93,6 +93,7 @@ def test_a_new_image_rolls_out_with_the_crs_strategy(api: Api, ns: str) -> None:
     assert rolling["version"] == "0.1.0"  # what really runs until the new pods are out
     progressing = wait_until(lambda: condition(api, ns, "Progressing"))
     assert (progressing["status"], progressing["reason"]) == ("True", "RollingOut")
+    assert "Rolling out 0.2.0" in progressing["message"]
     play(api, ns)
     done = wait_until(lambda: phase_is(api, ns, "Complete"), what="phase Complete")
     assert done["version"] == "0.2.0"
