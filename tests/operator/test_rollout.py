@@ -16,14 +16,13 @@ import pytest
 from gale_operator.core import kinds
 from gale_operator.core.naming import Owner
 from gale_operator.core.plan import Plan, plan_pass
-from gale_operator.core.rollout import (
+from gale_operator.core.release import (
     FAILED_ANNOTATION,
     LAST_READY_ANNOTATION,
     RELEASE_ANNOTATION,
-    Phase,
     attempt_of,
-    report_rollout,
 )
+from gale_operator.core.rollout import Phase, report_rollout
 
 NOW = datetime.datetime(2026, 1, 1, 12, tzinfo=datetime.UTC)
 

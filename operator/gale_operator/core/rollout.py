@@ -1,8 +1,6 @@
 """Rollouts: which release the Deployment should run, whether its rollout failed, what to restore.
 
-A *release* is every spec field that shapes the pods (image, resources, env, config, the
-MongoDB reference, TLS, observability): what ``kubectl rollout undo`` would put back, plus
-the ConfigMap the pods read. The Deployment controller does the rolling; this module reads
+The Deployment controller rolls a :mod:`~gale_operator.core.release` out; this module reads
 its verdict (``Progressing`` with reason ``ProgressDeadlineExceeded``) and answers a failed
 attempt by rendering the last release that was Ready instead of the one asked for, until a
 later spec change asks for something new.
@@ -18,27 +16,28 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from gale_operator.core import conditions
 from gale_operator.core.conditions import Condition, Status
 from gale_operator.core.naming import Owner
-from gale_operator.core.pod import pod_template
+from gale_operator.core.release import (
+    FAILED_ANNOTATION,
+    LAST_READY_ANNOTATION,
+    RELEASE_ANNOTATION,
+    FailedAttempt,
+    Release,
+    attempt_of,
+    load_failed,
+    load_release,
+    release_of,
+    with_release,
+)
 from gale_operator.core.spec import parse_spec
 from gale_operator.core.status import Problem, read_rollout
 from gale_operator.core.status import Rollout as DeploymentProgress
 
-#: Spec fields that render into the pods (or the ConfigMap they read): one release.
-RELEASE_FIELDS = ("image", "resources", "env", "config", "mongodb", "tls", "observability")
-#: Spec fields whose change is no new attempt at a release: scaling and the pause switch.
-NOT_AN_ATTEMPT = ("replicas", "autoscaling", "disruption")
-
-RELEASE_ANNOTATION = "gale.dev/release"
-LAST_READY_ANNOTATION = "gale.dev/last-ready-release"
-FAILED_ANNOTATION = "gale.dev/failed-rollout"
 FAILED_REASON = "RolloutFailed"
 
 
@@ -49,107 +48,6 @@ class Phase(enum.StrEnum):
     ROLLING_BACK = "RollingBack"
     ROLLED_BACK = "RolledBack"
     FAILED = "Failed"
-
-
-def _digest(value: Any) -> str:
-    payload = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
-    return hashlib.sha256(payload).hexdigest()[:12]
-
-
-@dataclasses.dataclass(frozen=True)
-class Release:
-    """One version of the pods: its image version, a hash of its pod template, its spec fields."""
-
-    version: str
-    template_hash: str
-    fields: Mapping[str, Any] = dataclasses.field(default_factory=dict, compare=False)
-
-    def __str__(self) -> str:
-        return f"{self.version} (template {self.template_hash})"
-
-    def dump(self, *, with_fields: bool = False, attempt: str | None = None) -> str:
-        record: dict[str, Any] = {"version": self.version, "templateHash": self.template_hash}
-        if with_fields:
-            record["spec"] = dict(self.fields)
-        if attempt is not None:
-            record["attempt"] = attempt
-        return json.dumps(record, sort_keys=True, separators=(",", ":"))
-
-
-@dataclasses.dataclass(frozen=True)
-class FailedAttempt:
-    """A release whose rollout failed, and the spec it was asked by (``attempt``)."""
-
-    version: str
-    template_hash: str
-    attempt: str
-    generation: int
-    at: str
-
-    def dump(self) -> str:
-        record = {
-            "version": self.version,
-            "templateHash": self.template_hash,
-            "attempt": self.attempt,
-            "generation": self.generation,
-            "at": self.at,
-        }
-        return json.dumps(record, sort_keys=True, separators=(",", ":"))
-
-
-def release_of(raw_spec: Mapping[str, Any], *, owner: Owner) -> Release:
-    """The release a spec asks for; raises :class:`~gale_operator.core.spec.SpecError`."""
-    spec = parse_spec(raw_spec)
-    return Release(
-        version=spec.version,
-        template_hash=_digest(pod_template(spec, owner=owner)),
-        fields={key: raw_spec[key] for key in RELEASE_FIELDS if key in raw_spec},
-    )
-
-
-def attempt_of(raw_spec: Mapping[str, Any]) -> str:
-    """Identifies an attempt: any spec change but scaling or (un)pausing makes a new one."""
-    rollout = {k: v for k, v in (raw_spec.get("rollout") or {}).items() if k != "paused"}
-    rest = {k: v for k, v in raw_spec.items() if k not in NOT_AN_ATTEMPT and k != "rollout"}
-    return _digest({**rest, "rollout": rollout})
-
-
-def with_release(raw_spec: Mapping[str, Any], release: Release) -> dict[str, Any]:
-    """``raw_spec`` with every release field taken from ``release`` instead."""
-    rest = {k: v for k, v in raw_spec.items() if k not in RELEASE_FIELDS}
-    return {**rest, **release.fields}
-
-
-def _load_release(text: str | None) -> tuple[Release | None, str | None]:
-    """The release an annotation records, and the attempt it was rendered for (if noted)."""
-    try:
-        record = json.loads(text) if text else None
-        if not isinstance(record, dict):
-            return None, None
-        release = Release(
-            version=str(record["version"]),
-            template_hash=str(record["templateHash"]),
-            fields=dict(record.get("spec") or {}),
-        )
-        return release, str(record["attempt"]) if "attempt" in record else None
-    except (ValueError, KeyError, TypeError):
-        return None, None  # hand-edited or foreign: no memory rather than a crash
-
-
-def _load_failed(text: str | None) -> FailedAttempt | None:
-    try:
-        record = json.loads(text) if text else None
-        if not isinstance(record, dict):
-            return None
-        return FailedAttempt(
-            version=str(record["version"]),
-            template_hash=str(record["templateHash"]),
-            attempt=str(record["attempt"]),
-            generation=int(record["generation"]),
-            at=str(record["at"]),
-        )
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -220,9 +118,9 @@ def plan_rollout(
     asked = release_of(raw_spec, owner=owner)
     attempt = attempt_of(raw_spec)
     notes = ((deployment or {}).get("metadata") or {}).get("annotations") or {}
-    running, running_attempt = _load_release(notes.get(RELEASE_ANNOTATION))
-    last_ready, _ = _load_release(notes.get(LAST_READY_ANNOTATION))
-    failed = _load_failed(notes.get(FAILED_ANNOTATION))
+    running, running_attempt = load_release(notes.get(RELEASE_ANNOTATION))
+    last_ready, _ = load_release(notes.get(LAST_READY_ANNOTATION))
+    failed = load_failed(notes.get(FAILED_ANNOTATION))
     if failed is not None and failed.attempt != attempt:
         failed = None  # a later spec change: a fresh attempt
     progress = read_rollout(spec, deployment) if deployment is not None else None
@@ -289,7 +187,7 @@ def report_rollout(
     """How the rollout stands after this pass applied ``plan`` (``deployment`` as it is now)."""
     progress = read_rollout(parse_spec(plan.spec), deployment) if deployment else None
     notes = ((deployment or {}).get("metadata") or {}).get("annotations") or {}
-    running, _ = _load_release(notes.get(RELEASE_ANNOTATION))
+    running, _ = load_release(notes.get(RELEASE_ANNOTATION))
     on_target = running is not None and running.template_hash == plan.target.template_hash
     stuck = bool(on_target and progress and progress.caught_up and progress.deadline_exceeded)
     phase, message = _phase(plan, progress, on_target=on_target, stuck=stuck)
