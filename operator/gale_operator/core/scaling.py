@@ -5,8 +5,9 @@ the operator leaves ``Deployment.spec.replicas`` alone; ``spec.replicas`` is ign
 autoscaling is turned off, a ``spec.replicas`` that was left untouched all along is an old
 value: applying it would jump from what the autoscaler runs to whatever was asked before.
 So the operator first writes the autoscaler's current count into ``spec.replicas`` (the
-hand-back), keeping the HPA until the spec shows that count; only then is the HPA deleted
-and the spec, now current, in charge. A ``spec.replicas`` changed together with (or while)
+hand-back), keeping the HPA until the spec shows that count, so a pass that still sees
+the old copy of the Microservice cannot take the stale value for current; only then is the
+HPA deleted and the spec in charge. A ``spec.replicas`` changed together with (or while)
 turning autoscaling off is a deliberate choice and is applied as it is.
 
 To tell the two apart, the HPA carries the ``spec.replicas`` it took over from in an
