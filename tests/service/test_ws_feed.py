@@ -103,3 +103,19 @@ async def test_draining_closes_sockets_with_1001(mongo_server: SecantusServer) -
     assert await asyncio.wait_for(connection.read_message(), 5) is None
     assert connection.close_code == 1001
     assert connection.close_reason == "server shutting down"
+
+
+async def test_the_change_stream_outlives_the_client_timeout(mongo_server: SecantusServer) -> None:
+    """timeoutMS bounds a stream's life; the follower reopens it, so changes still arrive
+    promptly long after that (polling is switched off here: a 60 s interval)."""
+    async with live_service(
+        mongo_server.uri, mongodb_timeout_ms=400, live_poll_interval_seconds=60
+    ) as live:
+        connection = await connect(live, token=live.token)
+        await subscribe(connection)
+        await asyncio.sleep(1.0)  # the first stream has expired by now
+        created = await live.fetch("/api/v1/items", method="POST", json_body={"name": "late"})
+        assert created.code == 201
+        event = await frame(connection, timeout=3)
+        assert event["item"]["name"] == "late"
+        connection.close()

@@ -20,6 +20,10 @@ from gale_service.store.events import EVENTS, EventLog
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
+#: Server-side wait per change-stream getMore; must stay below the client's timeoutMS.
+AWAIT_MS = 1000
+#: "$changeStream is only supported on replica sets", CommandNotSupported, and friends.
+NO_CHANGE_STREAMS = frozenset({40573, 115, 303})
 STOP_TIMEOUT_SECONDS = 5.0
 
 
@@ -34,6 +38,7 @@ class EventFollower:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
+        self._announced = False
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -94,11 +99,24 @@ class EventFollower:
         pipeline = [{"$match": {"operationType": "insert"}}]
         while not self._stopped:
             try:
-                async with self._gateway.watch(EVENTS, pipeline) as stream:
-                    log.info("live feed following a change stream")
+                async with self._gateway.watch(
+                    EVENTS, pipeline, max_await_time_ms=AWAIT_MS
+                ) as stream:
+                    if not self._announced:
+                        log.info("live feed following a change stream")
+                        self._announced = True
                     async for _change in stream:
                         self.wake()
             except OperationFailure as error:
+                if error.timeout:
+                    # The client's timeoutMS bounds a stream's lifetime: reopen it, and read
+                    # once in case a change fell between the two streams.
+                    self.wake()
+                    continue
+                if error.code not in NO_CHANGE_STREAMS:
+                    log.warning("change stream failed", extra={"error": str(error)[:200]})
+                    await asyncio.sleep(RETRY_SECONDS)
+                    continue
                 log.info(
                     "no change stream; live feed polls",
                     extra={"error": str(error)[:200], "poll_seconds": self._poll_interval},

@@ -1,0 +1,72 @@
+"""Signing-key settings: the key-set format is checked at start-up; dev generates the keys
+and the admin's password once, printing the password the one time it is created."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from gale_service.auth.keys import parse_key_set
+from gale_service.settings import SettingsError, ensure_dev_secrets, load_settings
+
+
+@pytest.fixture(autouse=True)
+def secrets_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name in list(os.environ):
+        if name.startswith("GALE_"):
+            monkeypatch.delenv(name)
+    directory = tmp_path / "secrets"
+    directory.mkdir()
+    monkeypatch.setenv("GALE_SECRETS_DIR", str(directory))
+    monkeypatch.chdir(tmp_path)
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("GALE_JWT_KEYS", "just-a-secret", "GALE_JWT_KEYS: expected id:secret pairs"),
+        ("GALE_JWT_KEYS", "k1:short", "GALE_JWT_KEYS: key 'k1' is shorter than 32"),
+        ("GALE_JWT_KEYS", f"a:{'x' * 32} a:{'y' * 32}", "GALE_JWT_KEYS: key id 'a' appears"),
+        ("GALE_COOKIE_SECRETS", f"v2:{'x' * 32}", "GALE_COOKIE_SECRETS: key id 'v2' must be"),
+    ],
+)
+def test_malformed_key_sets_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(expected)
+    assert "x" * 32 not in str(caught.value), "the secret itself is never echoed"
+
+
+def test_key_sets_list_the_signing_key_first() -> None:
+    keys = parse_key_set(f"new:{'n' * 32}, old:{'o' * 32}")
+    assert (keys.current_id, keys.secret_for("old")) == ("new", "o" * 32)
+    assert keys.secret_for("gone") is None
+    cookies = parse_key_set(f"2:{'n' * 32} 1:{'o' * 32}", numeric_ids=True)
+    assert cookies.as_cookie_secrets() == {2: "n" * 32, 1: "o" * 32}
+
+
+def test_dev_generates_keys_and_prints_the_admin_password_once(
+    secrets_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ensure_dev_secrets(load_settings())
+    assert first.jwt_keys is not None
+    assert first.cookie_secrets is not None
+    assert first.admin_password is not None
+    assert parse_key_set(first.jwt_keys.get_secret_value()).current_id == "dev-1"
+    cookie_keys = parse_key_set(first.cookie_secrets.get_secret_value(), numeric_ids=True)
+    assert cookie_keys.current_id == "1"
+    password = first.admin_password.get_secret_value()
+    printed = capsys.readouterr().err
+    assert f"dev admin 'admin' created with password {password}" in printed
+    for name in ("jwt_keys", "cookie_secrets", "admin_password"):
+        assert (secrets_dir / name).stat().st_mode & 0o777 == 0o600
+
+    second = ensure_dev_secrets(load_settings())
+    assert second.admin_password == first.admin_password
+    assert second.jwt_keys == first.jwt_keys
+    assert capsys.readouterr().err == ""
