@@ -8,7 +8,9 @@ stops accepting, waits for requests in flight up to the deadline, closes the DB 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import socket
 from dataclasses import dataclass
@@ -183,6 +185,26 @@ async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri
     await drain_then_stop(running)
 
 
+def _forward_stop_signals_to_workers() -> None:
+    """Make SIGTERM/SIGINT sent to the parent of forked workers drain the workers.
+
+    Tornado's ``fork_processes`` parent only waits for its children; by default a SIGTERM
+    would kill it at once and leave the workers (and the dev database) running. Instead the
+    parent leads a process group of its own and passes the signal on to that group: each
+    worker drains and exits 0, after which ``fork_processes`` exits 0 and the parent stops
+    the dev database. The workers replace this handler with their own when they start serving.
+    """
+
+    def forward(signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.SIG_IGN)
+        os.killpg(os.getpgrp(), signum)
+
+    with contextlib.suppress(OSError):  # already a session or group leader (systemd, a shell)
+        os.setpgid(0, 0)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+
+
 def run(settings: Settings) -> None:
     """Bind, start the embedded database in dev if needed, fork workers if asked, serve."""
     sockets = bind_sockets(settings.port, settings.host, reuse_port=settings.workers > 1)
@@ -197,6 +219,7 @@ def run(settings: Settings) -> None:
         if settings.workers > 1:
             from tornado.process import fork_processes
 
+            _forward_stop_signals_to_workers()
             fork_processes(settings.workers)
         asyncio.run(serve(settings, sockets, mongodb_uri=uri))
     finally:

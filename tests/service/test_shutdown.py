@@ -120,3 +120,30 @@ def test_sigterm_drains_then_exits_zero(mongo_server: SecantusServer, tmp_path: 
     assert access[0]["status"] == 200
     assert access[0]["method"] == "GET"
     assert access[0]["duration_ms"] > DRAIN_SECONDS * 1000
+
+
+def test_sigterm_to_the_parent_drains_every_worker(
+    mongo_server: SecantusServer, tmp_path: Path
+) -> None:
+    """GALE_WORKERS=2: the signal reaches both forked workers; the parent exits 0 after them."""
+    service = ServiceProcess(
+        tmp_path,
+        mongodb_uri=mongo_server.uri,
+        mongodb_database=f"t_{uuid.uuid4().hex[:16]}",
+        workers="2",
+        drain_seconds="0.1",
+    )
+    service.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len([line for line in service.log_lines() if line["message"] == "listening"]) < 2:
+            assert time.monotonic() < deadline, service.log_path.read_text()
+            time.sleep(0.05)
+        assert all(probe(service.port, "/livez") == 200 for _ in range(4))
+        service.terminate()
+        assert service.wait(timeout=30) == 0
+    finally:
+        service.kill()
+    messages = [line["message"] for line in service.log_lines()]
+    assert messages.count("draining") == 2
+    assert messages.count("stopped") == 2
