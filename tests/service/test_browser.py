@@ -88,9 +88,28 @@ async def test_an_item_added_in_one_tab_appears_live_in_another(
     assert await second.locator("h1").inner_text() == HOSTILE_NAME
     await second.screenshot(path=str(ARTIFACTS / "3-item-page.png"))
 
+    # The server drops every socket (as a restarting replica would); the client reconnects
+    # with backoff and resumes, so writes made meanwhile still arrive, in order.
+    await first.locator("#live-status[data-state=live]").wait_for()
+    hub = live.services.feed.hub
+    for subscription in list(hub.subscriptions):
+        hub.drop(subscription, 1012, "service restart")
+    await first.locator("#live-status[data-state=reconnecting]").wait_for()
+    for name in ("while away", "renamed later"):
+        created = await live.fetch("/api/v1/items", method="POST", json_body={"name": name})
+        assert created.code == 201
+    renamed = created.headers["Location"]
+    assert (await live.fetch(renamed, method="PUT", json_body={"name": "renamed"})).code == 200
+    names = first.locator("li.item-row .item-name")
+    await first.locator("li.item-row .item-name", has_text="renamed").wait_for(timeout=10_000)
+    assert await names.all_inner_texts() == ["renamed", "while away", HOSTILE_NAME]
+    assert (await live.fetch(renamed, method="DELETE")).code == 204
+    await first.locator("li.item-row", has_text="renamed").wait_for(state="detached")
+    await first.screenshot(path=str(ARTIFACTS / "4-after-reconnect.png"))
+
     listing = await live.fetch("/api/v1/items")
     assert listing.code == 200
-    [stored] = json.loads(listing.body)["items"]
+    stored, _ = json.loads(listing.body)["items"]
     assert (stored["name"], stored["owner"], stored["tags"]) == (
         HOSTILE_NAME,
         ADMIN,
@@ -113,5 +132,5 @@ async def test_the_page_follows_the_browser_language(chromium: Browser, live: Li
     assert await page.locator("h1").inner_text() == "Deine Einträge"
     await page.locator("#live-status[data-state=live]").wait_for()
     assert await page.locator("#live-status").inner_text() == "Live"
-    await page.screenshot(path=str(ARTIFACTS / "4-german.png"))
+    await page.screenshot(path=str(ARTIFACTS / "5-german.png"))
     await context.close()
