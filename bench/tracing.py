@@ -193,9 +193,10 @@ def running_service(mode: str, *, workdir: Path, otlp_port: int) -> Iterator[tup
             time.sleep(1)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            stacks = (run_dir / "stderr.log").read_text(errors="replace")
             print(
-                f"bench: the {mode} service did not stop in 30 s; killed. Its stacks are in "
-                f"{run_dir / 'stderr.log'}",
+                f"bench: the {mode} service did not stop in 30 s; killed. Its threads:\n"
+                + "\n".join(stacks.splitlines()[-60:]),
                 file=sys.stderr,
             )
         _kill_strays(run_dir)
