@@ -114,8 +114,15 @@ class Settings(BaseSettings):
     argon2_memory_kib: Annotated[int, Field(ge=8, le=1024 * 1024)] = 64 * 1024
     argon2_parallelism: Annotated[int, Field(ge=1, le=16)] = 4
 
-    #: ``Host`` names served (DNS-rebinding defence); ``*.domain`` and ``*`` allowed.
-    allowed_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]")
+    #: ``Host`` names served (DNS-rebinding defence); ``*.domain`` and ``*`` allowed. The
+    #: default admits loopback and in-cluster Service names; add public (Ingress) names.
+    allowed_hosts: tuple[str, ...] = (
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "*.svc",
+        "*.svc.cluster.local",
+    )
     #: WebSocket ``Origin`` allow-list (scheme://host[:port]); empty: same host only.
     allowed_origins: tuple[str, ...] = ()
     rate_limit_ip_burst: Annotated[int, Field(ge=1)] = 120

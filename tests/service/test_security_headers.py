@@ -71,3 +71,10 @@ async def test_allowed_hosts_accept_ports_and_wildcards(mongo_server: SecantusSe
         assert ok.code == 200
         bad = await live.fetch("/api/v1/items", headers={"Host": "example.com.evil:80"})
         assert bad.code == 400
+
+
+@pytest.mark.parametrize("host", ["localhost:8888", "gale.shop.svc", "gale.shop.svc.cluster.local"])
+async def test_loopback_and_in_cluster_names_are_served_by_default(
+    live: LiveService, host: str
+) -> None:
+    assert (await live.fetch("/api/v1/items", headers={"Host": host})).code == 200

@@ -106,7 +106,7 @@ class IndexPage(PageHandler):
         hub = self.application.settings["services"].feed.hub
         # The position is read before the list, so the live client resumes from a point
         # that the rendered list already includes: nothing falls in between.
-        seq = hub.position or 0
+        seq = hub.position if hub.position is not None else await store.events.last_sequence()
         page = await store.list(limit=PAGE_SIZE, owner=principal.owner_scope())
         self.render("index.html", items=list(reversed(page.items)), seq=seq)
 

@@ -68,6 +68,8 @@
     socket.onmessage = function (message) {
       var frame = JSON.parse(message.data);
       if (frame.type === "subscribed") {
+        // The server's position may be past events this user cannot see: resume from there.
+        lastSeq = Math.max(lastSeq, frame.seq);
         attempt = 0;
         setStatus("live");
       } else if (frame.type === "event" && frame.seq > lastSeq) {
