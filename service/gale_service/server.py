@@ -20,12 +20,12 @@ from tornado.netutil import bind_sockets
 
 from gale_service.app import Services, make_app, make_metrics_app
 from gale_service.auth.authenticator import Authenticator
-from gale_service.body_limit import DISCARD_CAP_BYTES, BodyLimit
 from gale_service.db import DatabaseUnavailable, connect
 from gale_service.embedded_db import EmbeddedMongo
 from gale_service.executors import Executors
 from gale_service.health import Health
 from gale_service.inflight import InFlight
+from gale_service.intake import DISCARD_CAP_BYTES, RequestIntake
 from gale_service.live.feed import LiveFeed
 from gale_service.security.guard import Guard
 from gale_service.settings import Settings
@@ -42,13 +42,15 @@ def make_server(services: Services) -> HTTPServer:
     """Tornado's HTTP server with limits chosen for an API behind a load balancer.
 
     Tornado's defaults (100 MiB bodies, an hour of idleness) suit neither: handlers see at most
-    ``GALE_MAX_BODY_BYTES + 1`` bytes (:class:`BodyLimit`) so they answer 413 as problem+json,
+    ``GALE_MAX_BODY_BYTES + 1`` bytes (:class:`RequestIntake`) so they answer 413 as problem+json,
     and idle keep-alive connections close after ``GALE_IDLE_CONNECTION_TIMEOUT_SECONDS``.
     ``xheaders`` (trusting ``X-Forwarded-For``) is only on when trusted proxies are configured.
     """
     settings = services.settings
     return HTTPServer(
-        BodyLimit(make_app(services), limit=settings.max_body_bytes),
+        RequestIntake(
+            make_app(services), limit=settings.max_body_bytes, inflight=services.inflight
+        ),
         xheaders=bool(settings.trusted_proxies),
         max_body_size=max(DISCARD_CAP_BYTES, settings.max_body_bytes + 1),
         max_header_size=settings.max_header_bytes,

@@ -63,6 +63,17 @@ def slow_export(port: int, headers: dict[str, str]) -> http.client.HTTPResponse:
     return response
 
 
+def trickling_create(port: int, headers: dict[str, str]) -> tuple[socket.socket, bytes]:
+    """Start a POST whose body is only half sent; returns the socket and the other half."""
+    body = json.dumps({"name": "trickled in", "description": "x" * 4000}).encode()
+    head = f"POST /api/v1/items HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n"
+    head += "Content-Type: application/json\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(head.encode() + b"\r\n" + body[: len(body) // 2])
+    return sock, body[len(body) // 2 :]
+
+
 def test_sigterm_drains_then_exits_zero(mongo_server: SecantusServer, tmp_path: Path) -> None:
     database = f"t_{uuid.uuid4().hex[:16]}"
     seed(mongo_server.uri, database)
@@ -83,6 +94,7 @@ def test_sigterm_drains_then_exits_zero(mongo_server: SecantusServer, tmp_path: 
         export = slow_export(service.port, service.bearer())
         assert export.status == 200
         first = export.read(1024)
+        upload, rest = trickling_create(service.port, service.bearer())
 
         service.terminate()
         signalled = time.monotonic()
@@ -98,7 +110,8 @@ def test_sigterm_drains_then_exits_zero(mongo_server: SecantusServer, tmp_path: 
             refused = True
         assert refused, "new connections must be refused once the drain period is over"
         assert service.process is not None
-        assert service.process.poll() is None, "must wait for the request in flight"
+        assert service.process.poll() is None, "must wait for the requests in flight"
+
 
         body = first
         while chunk := export.read(64 * 1024):
@@ -106,6 +119,14 @@ def test_sigterm_drains_then_exits_zero(mongo_server: SecantusServer, tmp_path: 
         lines = body.decode().splitlines()
         assert len(lines) == ITEMS, "the slow request completed in full"
         assert json.loads(lines[-1])["name"] == f"item {ITEMS - 1}"
+
+        time.sleep(0.3)  # the export is done: only the upload keeps the service waiting now
+        upload.sendall(rest)
+        created = http.client.HTTPResponse(upload)
+        created.begin()
+        assert created.status == 201, "a body still arriving when SIGTERM came is waited for"
+        assert json.loads(created.read())["name"] == "trickled in"
+        upload.close()
 
         assert service.wait(timeout=30) == 0
     finally:
