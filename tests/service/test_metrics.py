@@ -74,7 +74,7 @@ async def test_requests_and_db_operations_are_measured(service: LiveService, dri
     used, idle = (value(after, "db_client_connection_count", state=s) for s in ("used", "idle"))
     assert used >= 0
     assert used + idle >= 1
-    assert value(after, "http_server_active_requests") == 0
+    assert value(after, "http_server_active_requests") <= 1, "nothing but the scrape itself"
     assert value(after, "gale_ready") == 1
     build = [dict(labels) for (name, labels) in after if name == "gale_build_info"]
     assert [b["driver"] for b in build] == [driver]
