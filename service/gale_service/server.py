@@ -68,6 +68,7 @@ async def _migrate_when_reachable(services: Services) -> None:
             await services.auth.bootstrap_admin(
                 username=services.settings.admin_username,
                 password=admin_password.get_secret_value() if admin_password else None,
+                announce=services.settings.is_dev,
             )
         except DatabaseUnavailable as error:
             log.warning("migrations waiting for the database", extra={"error": str(error)})

@@ -311,13 +311,6 @@ def ensure_dev_secrets(settings: Settings) -> Settings:
             make = _DEV_SECRET_VALUES.get(name)
             path.write_text(make() if make else secrets.token_urlsafe(48))
             path.chmod(0o600)
-            if name == "admin_password":
-                # Printed once, when generated; afterwards it is only in the file.
-                print(
-                    f"gale-service: dev admin {settings.admin_username!r} created with password "
-                    f"{path.read_text().strip()} (kept in {path})",
-                    file=sys.stderr,
-                )
         generated[name] = SecretStr(path.read_text().strip())
     return settings.model_copy(update=generated)
 

@@ -1,5 +1,5 @@
 """Signing-key settings: the key-set format is checked at start-up; dev generates the keys
-and the admin's password once, printing the password the one time it is created."""
+and the admin's password once, and prints the credentials when the admin is created."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from gale_service.auth.keys import parse_key_set
 from gale_service.settings import SettingsError, ensure_dev_secrets, load_settings
+
+from tests.mongo import SecantusServer
+from tests.service.harness import ADMIN_PASSWORD, live_service
 
 
 @pytest.fixture(autouse=True)
@@ -50,9 +53,7 @@ def test_key_sets_list_the_signing_key_first() -> None:
     assert cookies.as_cookie_secrets() == {2: "n" * 32, 1: "o" * 32}
 
 
-def test_dev_generates_keys_and_prints_the_admin_password_once(
-    secrets_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_dev_generates_keys_and_the_admin_password_once(secrets_dir: Path) -> None:
     first = ensure_dev_secrets(load_settings())
     assert first.jwt_keys is not None
     assert first.cookie_secrets is not None
@@ -60,13 +61,21 @@ def test_dev_generates_keys_and_prints_the_admin_password_once(
     assert parse_key_set(first.jwt_keys.get_secret_value()).current_id == "dev-1"
     cookie_keys = parse_key_set(first.cookie_secrets.get_secret_value(), numeric_ids=True)
     assert cookie_keys.current_id == "1"
-    password = first.admin_password.get_secret_value()
-    printed = capsys.readouterr().err
-    assert f"dev admin 'admin' created with password {password}" in printed
     for name in ("jwt_keys", "cookie_secrets", "admin_password"):
         assert (secrets_dir / name).stat().st_mode & 0o777 == 0o600
 
     second = ensure_dev_secrets(load_settings())
     assert second.admin_password == first.admin_password
     assert second.jwt_keys == first.jwt_keys
-    assert capsys.readouterr().err == ""
+
+
+async def test_dev_prints_the_admin_credentials_once_per_database(
+    mongo_server: SecantusServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with live_service(mongo_server.uri) as first:
+        database = first.services.settings.mongodb_database
+    announced = capsys.readouterr().err
+    assert f"dev admin created: username 'admin', password {ADMIN_PASSWORD}" in announced
+    async with live_service(mongo_server.uri, mongodb_database=database):
+        pass
+    assert "dev admin created" not in capsys.readouterr().err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 
 from gale_service.auth.keys import KeySet, parse_key_set
@@ -74,16 +75,25 @@ class Authenticator:
     def token_for(self, principal: Principal) -> str:
         return issue_token(principal, policy=self.tokens)
 
-    async def bootstrap_admin(self, *, username: str, password: str | None) -> None:
+    async def bootstrap_admin(
+        self, *, username: str, password: str | None, announce: bool = False
+    ) -> None:
         """Make sure the configured admin exists with the configured password.
 
         The secret is the source of truth: rotating it in the Secret and restarting resets
-        the stored hash, which is how a lost admin password is recovered.
+        the stored hash, which is how a lost admin password is recovered. With ``announce``
+        (dev only) the credentials are printed once, when the admin is first created: on the
+        console, never into the logs.
         """
         if password is None:
             log.warning("no admin password configured; no admin user bootstrapped")
             return
         user = await self.users.get(username)
+        if user is None and announce:
+            print(
+                f"gale-service: dev admin created: username {username!r}, password {password}",
+                file=sys.stderr,
+            )
         if (
             user is not None
             and user.get("is_admin")
