@@ -121,8 +121,8 @@ async def test_load_shedding_answers_503_and_spares_probes(mongo_server: Secantu
             assert (await live.fetch("/livez")).code == 200
         finally:
             inflight.leave()
+            inflight.leave()
         assert (await live.fetch("/api/v1/items")).code == 200
-        inflight.leave()
 
 
 async def test_oversized_body_is_413(mongo_server: SecantusServer) -> None:
