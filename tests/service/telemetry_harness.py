@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pymongo.errors import OperationFailure
 from tornado.web import Application, RequestHandler, url
 from tornado.websocket import WebSocketHandler
 
@@ -64,6 +65,20 @@ class FailingHandler(RoundTripHandler):
         raise RuntimeError("telemetry test failure")
 
 
+class UnknownCommandHandler(RequestHandler):
+    """Sends the database a command it does not know: a failed command, answered 200."""
+
+    def initialize(self, route: str, gateway: Any) -> None:
+        self.route = route
+        self.gateway = gateway
+
+    async def get(self) -> None:
+        try:
+            await self.gateway.database.command({"galeNoSuchCommand": 1})
+        except OperationFailure as error:
+            self.finish({"code": error.code})
+
+
 class EchoSocket(WebSocketHandler):
     """Echoes each message after a DB read, traced the way the service's sockets are."""
 
@@ -99,6 +114,11 @@ def add_test_routes(live: LiveService) -> None:
             ),
             url(r"/test/failing", FailingHandler, {"route": FAILING_ROUTE, "store": store}),
             url(r"/test/ws", EchoSocket, {"route": SOCKET_ROUTE, "store": store}),
+            url(
+                r"/test/unknown-command",
+                UnknownCommandHandler,
+                {"route": "/test/unknown-command", "gateway": live.services.gateway},
+            ),
         ],
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from tornado.websocket import websocket_connect
 
 from tests.service.harness import LiveService
 from tests.service.telemetry_harness import (
+    FAILING_ROUTE,
     ROUND_TRIP_ROUTE,
     SOCKET_ROUTE,
     add_test_routes,
@@ -143,3 +145,38 @@ async def test_websocket_messages_are_traces_linked_to_the_upgrade(service: Live
     assert [s.name for s in children(received)] == ["find items"]
     (echo,) = [line for line in lines if line["logger"] == "tests.echo"]
     assert echo["trace_id"] == format(received.context.trace_id, "032x")
+
+
+async def test_failed_db_command_marks_its_span(service: LiveService) -> None:
+    add_test_routes(service)
+    response = await service.fetch("/test/unknown-command")
+    assert response.code == 200
+    code = json.loads(response.body)["code"]
+    (server,) = server_spans("GET /test/unknown-command")
+    (failed,) = children(server)
+    assert failed.name == f"galeNoSuchCommand {service.services.settings.mongodb_database}"
+    assert failed.status.status_code is StatusCode.ERROR
+    attributes = dict(failed.attributes or {})
+    assert attributes["db.response.status_code"] == str(code)
+    assert attributes["error.type"]
+    assert server.status.status_code is StatusCode.UNSET, "handled: the request succeeded"
+
+
+async def test_client_leaving_before_its_body_ends_the_span(service: LiveService) -> None:
+    add_test_routes(service)
+    port = int(service.base_url.rsplit(":", 1)[1])
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"POST {FAILING_ROUTE} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
+        "only part".encode()
+    )
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(50):
+        if server_spans(f"POST {FAILING_ROUTE}"):
+            break
+        await asyncio.sleep(0.02)
+    (server,) = server_spans(f"POST {FAILING_ROUTE}")
+    assert (server.attributes or {})["error.type"] == "connection_closed"
