@@ -112,7 +112,6 @@ def test_sigterm_drains_then_exits_zero(mongo_server: SecantusServer, tmp_path: 
         assert service.process is not None
         assert service.process.poll() is None, "must wait for the requests in flight"
 
-
         body = first
         while chunk := export.read(64 * 1024):
             body += chunk
