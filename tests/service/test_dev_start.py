@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import pty
+import re
+import select
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from tests.mongo import SecantusServer
 from tests.service.process import ServiceProcess
 
 
@@ -75,3 +82,33 @@ def test_embedded_database_started_kept_and_stopped(tmp_path: Path) -> None:
         assert second.wait() == 0
     finally:
         second.kill()
+
+
+def test_console_script_on_a_terminal_logs_readable_lines(
+    mongo_server: SecantusServer, tmp_path: Path
+) -> None:
+    """``gale-service`` with stdout on a terminal: text lines, not JSON."""
+    service = ServiceProcess(
+        tmp_path, mongodb_uri=mongo_server.uri, log_format="auto", drain_seconds="0"
+    )
+    primary, secondary = pty.openpty()
+    script = Path(sys.executable).with_name("gale-service")
+    service.process = subprocess.Popen(
+        [str(script)], cwd=tmp_path, env=service.environment, stdout=secondary, stderr=secondary
+    )
+    os.close(secondary)
+    try:
+        output = b""
+        deadline = time.monotonic() + 60
+        while b"listening" not in output:
+            assert time.monotonic() < deadline, output
+            if select.select([primary], [], [], 0.5)[0]:
+                output += os.read(primary, 4096)
+        service.terminate()
+        assert service.wait() == 0
+    finally:
+        service.kill()
+        os.close(primary)
+    line = next(line for line in output.decode().splitlines() if "listening" in line)
+    assert re.match(r"^\d\d:\d\d:\d\d INFO +gale_service\.server: listening url=http://", line)
+    assert not line.lstrip().startswith("{")
