@@ -1,5 +1,5 @@
 """Signing-key settings: the key-set format is checked at start-up; dev generates the keys
-and the admin's password once, and prints the credentials when the admin is created."""
+and the admin's password once, and logs the credentials when the admin is created."""
 
 from __future__ import annotations
 
@@ -69,13 +69,21 @@ def test_dev_generates_keys_and_the_admin_password_once(secrets_dir: Path) -> No
     assert second.jwt_keys == first.jwt_keys
 
 
-async def test_dev_prints_the_admin_credentials_once_per_database(
-    mongo_server: SecantusServer, capsys: pytest.CaptureFixture[str]
+def announcements(caplog: pytest.LogCaptureFixture) -> list[str]:
+    found = [r.getMessage() for r in caplog.records if "dev admin created" in r.getMessage()]
+    caplog.clear()
+    return found
+
+
+async def test_dev_logs_the_admin_credentials_once_per_database(
+    mongo_server: SecantusServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level("WARNING", logger="gale_service.auth.authenticator")
     async with live_service(mongo_server.uri) as first:
         database = first.services.settings.mongodb_database
-    announced = capsys.readouterr().err
-    assert f"dev admin created: username 'admin', password {ADMIN_PASSWORD}" in announced
+    assert announcements(caplog) == [
+        f"dev admin created: sign in as 'admin' with password {ADMIN_PASSWORD}"
+    ]
     async with live_service(mongo_server.uri, mongodb_database=database):
         pass
-    assert "dev admin created" not in capsys.readouterr().err
+    assert announcements(caplog) == []

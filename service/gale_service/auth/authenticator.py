@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass
 
 from gale_service.auth.keys import KeySet, parse_key_set
@@ -82,17 +81,17 @@ class Authenticator:
 
         The secret is the source of truth: rotating it in the Secret and restarting resets
         the stored hash, which is how a lost admin password is recovered. With ``announce``
-        (dev only) the credentials are printed once, when the admin is first created: on the
-        console, never into the logs.
+        (dev only) the credentials are logged once, when the admin is first created, so a
+        developer running ``make run`` can sign in; production never logs a password.
         """
         if password is None:
             log.warning("no admin password configured; no admin user bootstrapped")
             return
         user = await self.users.get(username)
         if user is None and announce:
-            print(
-                f"gale-service: dev admin created: username {username!r}, password {password}",
-                file=sys.stderr,
+            log.warning(
+                f"dev admin created: sign in as {username!r} with password {password}",
+                extra={"username": username},
             )
         if (
             user is not None
