@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from gale_service.bulk import MAX_IMPORT_ITEMS, parse_item_lines
 
-from tests.service.harness import LiveService
+from tests.mongo import SecantusServer
+from tests.service.harness import LiveService, live_service
 
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
@@ -75,3 +77,23 @@ def test_parser_is_pure() -> None:
     too_many = parse_item_lines(b'{"name": "a"}\n' * 3, max_items=2)
     assert too_many.items == []
     assert "at most 2" in too_many.invalid[0]["message"]
+
+
+async def test_a_burst_beyond_the_pool_is_shed_with_503(mongo_server: SecantusServer) -> None:
+    """One CPU worker admits 4 queued parses; the rest get 503 + Retry-After at once."""
+    async with live_service(mongo_server.uri, cpu_workers=1) as live:
+        body = ndjson(*({"name": f"n{n}"} for n in range(200)))
+        responses = await asyncio.gather(
+            *(
+                live.fetch("/api/v1/import/items", method="POST", body=body, headers=NDJSON)
+                for _ in range(10)
+            )
+        )
+        codes = sorted(response.code for response in responses)
+        assert codes.count(201) >= 4
+        shed = [response for response in responses if response.code == 503]
+        assert shed, codes
+        assert all(response.headers["Retry-After"] == "1" for response in shed)
+        assert json.loads(shed[0].body)["type"].endswith("/busy")
+        created = codes.count(201) * 200
+        assert await live.services.store.events.last_sequence() == created
