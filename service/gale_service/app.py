@@ -16,6 +16,7 @@ from tornado.web import Application, url
 
 from gale_service.auth.authenticator import Authenticator
 from gale_service.auth.sessions import cookie_options, xsrf_cookie_name
+from gale_service.compression import Compression
 from gale_service.db import MongoGateway
 from gale_service.executors import Executors
 from gale_service.handlers.auth import MeHandler, TokenHandler, UserCollectionHandler
@@ -121,7 +122,8 @@ def make_app(services: Services) -> Application:
         debug=settings.debug,
         default_handler_class=NotFoundHandler,
         default_handler_args={"route": "unmatched", "inflight": services.inflight},
-        compress_response=True,
+        # gzip (when accepted) for JSON, NDJSON exports, problem+json and text.
+        transforms=[Compression],
         log_function=log_request,
         # Pages: one base layout, autoescaped; compiled templates and static hashes cached
         # outside dev (dev re-reads them on each request and shows template errors).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 from tests.service.harness import LiveService
@@ -49,3 +50,20 @@ async def test_empty_export_and_negotiation(service: LiveService) -> None:
     assert empty.body == b""
     refused = await service.fetch("/api/v1/export/items", headers={"Accept": "text/csv"})
     assert refused.code == 406
+
+
+async def test_export_is_gzipped_when_accepted(service: LiveService) -> None:
+    lines = "\n".join(
+        json.dumps({"name": f"n{n}", "description": "same " * 20}) for n in range(300)
+    )
+    await service.fetch("/api/v1/import/items", method="POST", body=lines, headers=NDJSON)
+    plain = await service.fetch("/api/v1/export/items")
+    zipped = await service.fetch(
+        "/api/v1/export/items",
+        headers={"Accept-Encoding": "gzip"},
+        decompress_response=False,
+    )
+    assert zipped.code == 200
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert len(zipped.body) < len(plain.body) / 3
+    assert gzip.decompress(zipped.body) == plain.body
