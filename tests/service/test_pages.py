@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gale_service
 import pytest
+from bson import ObjectId
 
 from tests.mongo import SecantusServer
 from tests.service.clients import Browser
@@ -164,3 +165,20 @@ def test_every_user_visible_string_has_a_german_translation() -> None:
     assert not missing, f"untranslated: {missing}"
     unused = sorted(german.keys() - strings)
     assert not unused, f"translations nothing uses: {unused}"
+
+
+async def test_dev_shows_a_broken_pages_traceback(live: LiveService, browser: Browser) -> None:
+    """A page that fails on bad data is a bug: dev shows where, escaped, on the error page."""
+    item_id = await create(live, "<b>fine</b>")
+    items = live.services.gateway.collection("items")
+    await items.update_one({"_id": ObjectId(item_id)}, {"$unset": {"updated_at": ""}})
+    page = await browser.fetch(f"/items/{item_id}")
+    assert page.code == 500
+    body = page.body.decode()
+    assert "<h1>Error 500</h1>" in body
+    assert '<pre class="trace">' in body
+    assert "item_html" in body  # the compiled template names its source
+    assert "KeyError: &#x27;updated_at&#x27;" in body
+    not_found = await browser.fetch("/items/000000000000000000000000")
+    assert not_found.code == 404
+    assert "trace" not in not_found.body.decode(), "refusals are not bugs: no traceback"

@@ -18,10 +18,10 @@ from gale_service.auth.authenticator import Authenticator
 from gale_service.auth.principal import Principal
 from gale_service.auth.sessions import cookie_options, encode_session, session_cookie_name
 from gale_service.executors import ExecutorBusy
-from gale_service.handlers.base import ApiHandler
+from gale_service.handlers.base import RETRY_AFTER_SECONDS, ApiHandler
 from gale_service.problems import Problem
 from gale_service.security.client_ip import client_ip
-from gale_service.store import ItemNotFound, ItemStore
+from gale_service.store import ItemNotFound, ItemStore, StoreUnavailable
 
 LOCALES = {"en": "en_US", "de": "de_DE"}
 PAGE_SIZE = 100
@@ -77,23 +77,22 @@ class PageHandler(ApiHandler):
         )
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors as a page in the caller's language. Refusals (HTTP errors) get a translated
+        explanation; anything else is a bug, whose traceback dev shows on the page (a template
+        error names the template and line) and production never does."""
         error = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(error, Problem):
-            status_code, detail = error.status_code, error.detail
-            for name, value in error.headers.items():
+        trace = None
+        if isinstance(error, HTTPError):
+            status_code = error.status_code
+            for name, value in getattr(error, "headers", {}).items():
                 self.set_header(name, value)
-        elif isinstance(error, HTTPError):
-            status_code, detail = error.status_code, error.log_message or ""
-        else:
-            detail = ""
+        elif isinstance(error, StoreUnavailable):
+            status_code = 503
+            self.set_header("Retry-After", RETRY_AFTER_SECONDS)
+        elif error is not None and self.application.settings["gale"].is_dev:
+            trace = "".join(traceback.format_exception(*kwargs["exc_info"]))
         self.set_status(status_code)
-        # Dev shows the traceback (template errors name the template line); production never.
-        trace = (
-            "".join(traceback.format_exception(*kwargs["exc_info"]))
-            if self.application.settings["gale"].is_dev and "exc_info" in kwargs
-            else None
-        )
-        self.render("error.html", status=status_code, detail=detail, trace=trace)
+        self.render("error.html", status=status_code, trace=trace)
 
 
 class IndexPage(PageHandler):
