@@ -159,3 +159,18 @@ async def test_a_resume_token_ahead_of_the_feed_is_reported(live: LiveService) -
     assert (await frame(connection))["reason"].startswith("resume_from 10000 is ahead")
     assert (await frame(connection))["type"] == "subscribed"
     connection.close()
+
+
+async def test_changing_the_filter_keeps_the_position(live: LiveService) -> None:
+    connection = await connect(live, token=live.token)
+    await subscribe(connection)
+    await create(live, "first", tags=["red"])
+    first = await frame(connection)
+    await create(live, "meanwhile", tags=["blue"])  # may be queued or replayed: either way once
+    narrowed = await subscribe(connection, tags=["blue"])
+    assert narrowed["tags"] == ["blue"]
+    await create(live, "red again", tags=["red"])
+    blue = await create(live, "blue again", tags=["blue"])
+    event = await frame(connection)
+    assert (event["item"]["id"], event["seq"]) == (blue, first["seq"] + 3)
+    connection.close()

@@ -98,10 +98,23 @@ class LiveSocketHandler(WebSocketHandler):
         if resume_from is None and subscription.joined:
             resume_from = subscription.last_seq  # changing the filter keeps the position
         try:
-            seq = await self.feed.join(subscription, resume_from=resume_from, send=self.send)
+            seq = await self.feed.join(subscription, resume_from=resume_from, send=self.enqueue)
+            await self.enqueue(subscribed_frame(seq=seq, tags=tags))
         except WebSocketClosedError:
             return
-        await self.send(subscribed_frame(seq=seq, tags=tags))
+
+    async def enqueue(self, frame: str) -> None:
+        """Send through the queue, behind anything already queued: with one writer, frames
+        leave in sequence order even when a re-subscribe replays while live frames wait.
+        Unlike the hub, this waits for room (the replay is paced by the client)."""
+        subscription = self.subscription
+        assert subscription is not None
+        while not subscription.closed:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await subscription.queue.put(frame)
+                return
+        raise WebSocketClosedError()
 
     async def send(self, frame: str) -> None:
         await self.write_message(frame)
