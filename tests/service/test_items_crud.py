@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -172,3 +173,21 @@ async def test_if_match_star_and_current_strong_tag_apply(service: LiveService) 
     )
     assert listed.code == 200
     assert json.loads(listed.body)["version"] == 3
+
+
+async def test_concurrent_unconditional_patches_all_apply(service: LiveService) -> None:
+    """Each round of the race has a winner, so 6 writers need at most 6 attempts each."""
+    item, _ = await create(service, name="counter")
+    path = f"/api/v1/items/{item['id']}"
+    responses = await asyncio.gather(
+        *(
+            service.fetch(
+                path, method="PATCH", body=json.dumps({"description": f"d{n}"}), headers=MERGE_PATCH
+            )
+            for n in range(6)
+        )
+    )
+    assert [response.code for response in responses] == [200] * 6
+    final = json.loads((await service.fetch(path)).body)
+    assert final["version"] == 7
+    assert final["name"] == "counter"

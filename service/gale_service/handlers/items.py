@@ -17,6 +17,8 @@ IF_MATCH = re.compile(r'^(?:\*|(?:W/)?"[^"\s]*"(?:\s*,\s*(?:W/)?"[^"\s]*")*)$')
 #: Strong tags only: ``If-Match`` uses strong comparison, so a weak tag never matches.
 STRONG_VERSION = re.compile(r'(?<!W/)"(\d+)"')
 DEFAULT_LIMIT = 20
+#: Reads and re-applies of an unconditional PATCH racing other writers, at most.
+PATCH_ATTEMPTS = 10
 MAX_LIMIT = 100
 
 
@@ -151,18 +153,29 @@ class ItemHandler(ItemsBase):
         if not isinstance(patch, dict):
             raise Problem(422, "a merge patch must be a JSON object", slug="validation-failed")
         self.validated(ItemPatch, patch)
-        try:
-            current = await self.store.get(item_id, owner=self.scope())
-        except ItemNotFound:
-            raise self.not_found(item_id) from None
-        writable = {key: current[key] for key in ItemWrite.model_fields}
-        fields = self.validated(ItemWrite, merge_patch(writable, patch))
         expected = self.expected_version()
-        await self._replace(
-            item_id,
-            fields.model_dump(),
-            expected=current["version"] if expected is None else expected,
-        )
+        # Without If-Match the patch applies to whatever version is current: when another
+        # write lands between the read and the write, read again rather than answer 412 to a
+        # client that asked for no condition.
+        for attempt in range(PATCH_ATTEMPTS):
+            try:
+                current = await self.store.get(item_id, owner=self.scope())
+                writable = {key: current[key] for key in ItemWrite.model_fields}
+                fields = self.validated(ItemWrite, merge_patch(writable, patch))
+                item = await self.store.replace(
+                    item_id,
+                    fields.model_dump(),
+                    expected_version=current["version"] if expected is None else expected,
+                    owner=self.scope(),
+                )
+            except ItemNotFound:
+                raise self.not_found(item_id) from None
+            except PreconditionFailed as error:
+                if expected is None and attempt + 1 < PATCH_ATTEMPTS:
+                    continue
+                raise self.stale(error) from None
+            self.write_item(item)
+            return
 
     async def delete(self, item_id: str) -> None:
         try:
