@@ -7,6 +7,7 @@ and a flood of probes never becomes a flood of database round-trips.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ class Health:
     last_db_ok: float | None = None
     last_db_error: str | None = "not pinged yet"
     _task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _stopping: bool = field(default=False, repr=False)
 
     def readiness(self) -> tuple[bool, str]:
         """(ready, reason): ``reason`` is why not, or ``"ok"``."""
@@ -42,15 +44,24 @@ class Health:
         self._task = asyncio.get_running_loop().create_task(self._monitor(gateway))
 
     async def stop_monitor(self) -> None:
+        """Stop pinging. The flag matters as much as the cancel: a driver may turn a
+        cancellation that lands mid-command into a network error, which the loop would
+        otherwise record and go on from."""
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(PING_FRESH_SECONDS * 2):
+                    await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _monitor(self, gateway: MongoGateway) -> None:
-        while True:
+        while not self._stopping:
             try:
-                await asyncio.wait_for(gateway.ping(), timeout=PING_FRESH_SECONDS)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can turn a cancel that races
+                # its timeout into TimeoutError, swallowing stop_monitor()'s cancellation.
+                async with asyncio.timeout(PING_FRESH_SECONDS):
+                    await gateway.ping()
             except (DatabaseUnavailable, TimeoutError) as error:
                 if self.last_db_error is None:
                     log.warning("database ping failing", extra={"error": str(error)})

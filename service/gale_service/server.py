@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from tornado.httpserver import HTTPServer
@@ -36,6 +37,7 @@ from gale_service.telemetry.lifecycle import ServiceTelemetry
 
 log = logging.getLogger(__name__)
 MIGRATION_RETRY_SECONDS = 1.0
+STEP_TIMEOUT_SECONDS = 5.0
 
 
 def make_server(services: Services) -> HTTPServer:
@@ -164,13 +166,27 @@ async def drain_then_stop(running: RunningService) -> None:
     finished = await services.inflight.wait_idle(deadline=settings.shutdown_timeout_seconds)
     if not finished:
         log.warning("shutdown deadline passed", extra={"in_flight": services.inflight.count})
-    await server.close_all_connections()
-    await services.health.stop_monitor()
-    await services.feed.stop()
-    await running.telemetry.stop()
-    await services.gateway.close()
+    await _bounded("close connections", server.close_all_connections())
+    await _bounded("health monitor", services.health.stop_monitor())
+    await _bounded("live feed", services.feed.stop())
+    await _bounded("telemetry", running.telemetry.stop())
+    await _bounded("database client", services.gateway.close())
     services.executors.shutdown()
     log.info("stopped")
+
+
+async def _bounded(step: str, work: Awaitable[None]) -> None:
+    """One shutdown step, given at most :data:`STEP_TIMEOUT_SECONDS`.
+
+    A step stuck on a peer (a change-stream read the server never answers, a client that
+    never reads) must not keep the process from exiting: Kubernetes would SIGKILL it at the
+    end of the grace period anyway, without the remaining steps' clean-up.
+    """
+    try:
+        async with asyncio.timeout(STEP_TIMEOUT_SECONDS):
+            await work
+    except TimeoutError:
+        log.warning("shutdown step timed out", extra={"step": step})
 
 
 async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri: str) -> None:

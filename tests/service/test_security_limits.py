@@ -111,6 +111,11 @@ async def test_spoofed_forwarded_for_is_ignored_from_untrusted_peers(
 async def test_load_shedding_answers_503_and_spares_probes(mongo_server: SecantusServer) -> None:
     async with live_service(mongo_server.uri, max_in_flight_requests=2) as live:
         inflight = live.services.inflight
+        inflight.enter()  # one slow request still being served: this one makes two, the limit
+        try:
+            assert (await live.fetch("/api/v1/items")).code == 200
+        finally:
+            inflight.leave()
         inflight.enter()
         inflight.enter()  # two slow requests still being served
         try:

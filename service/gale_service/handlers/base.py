@@ -149,11 +149,13 @@ class ApiHandler(RequestHandler):
         return None
 
     def prepare(self) -> None:
-        self._enter()
         incoming = self.request.headers.get("X-Request-ID", "")
         self.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         self.set_header("X-Request-ID", self.request_id)
+        # Admission first: the intake still counts this request once, so the shedding check
+        # sees it exactly once; the handler's own count takes over afterwards.
         self.admit_request()
+        self._enter()
         accept = self.request.headers.get("Accept")
         if accept and not accepts(accept, self.produces):
             raise Problem(
