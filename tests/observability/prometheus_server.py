@@ -53,6 +53,19 @@ class Prometheus:
         return active
 
 
+def _wait_ready(port: int, *, timeout: float) -> None:
+    """Prometheus listens before it is ready (its API answers 503 while the TSDB opens)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"prometheus not ready after {timeout}s") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def prometheus(*, jobs: dict[str, str], tmp: Path) -> Iterator[Prometheus]:
     """Scrape each ``job: host:port`` every second; stop the server afterwards."""
@@ -85,6 +98,7 @@ def prometheus(*, jobs: dict[str, str], tmp: Path) -> Iterator[Prometheus]:
     log.close()
     try:
         wait_for_port(port, timeout=30)
+        _wait_ready(port, timeout=30)
         yield Prometheus(port=port)
     finally:
         process.terminate()
