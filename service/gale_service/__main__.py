@@ -14,6 +14,7 @@ from gale_service.settings import (
     load_settings,
 )
 from gale_service.telemetry.setup import TracingConfigError, configure_tracing
+from gale_service.tls import TLSMaterialError
 
 
 def main() -> None:
@@ -34,6 +35,8 @@ def main() -> None:
         exit_on_bad_settings(SettingsError(str(error)))
     try:
         run(settings)
+    except TLSMaterialError as error:
+        exit_on_bad_settings(SettingsError(f"GALE_TLS_CERT_FILE/GALE_TLS_KEY_FILE: {error}"))
     except EmbeddedDatabaseError as error:
         logging.getLogger("gale_service").error(str(error))
         raise SystemExit(1) from None

@@ -34,13 +34,14 @@ from gale_service.store import ItemStore, apply_migrations
 from gale_service.store.users import UserStore
 from gale_service.telemetry.db_monitoring import db_listeners
 from gale_service.telemetry.lifecycle import ServiceTelemetry
+from gale_service.tls import ReloadingTLS
 
 log = logging.getLogger(__name__)
 MIGRATION_RETRY_SECONDS = 1.0
 STEP_TIMEOUT_SECONDS = 5.0
 
 
-def make_server(services: Services) -> HTTPServer:
+def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> HTTPServer:
     """Tornado's HTTP server with limits chosen for an API behind a load balancer.
 
     Tornado's defaults (100 MiB bodies, an hour of idleness) suit neither: handlers see at most
@@ -59,6 +60,7 @@ def make_server(services: Services) -> HTTPServer:
         idle_connection_timeout=settings.idle_connection_timeout_seconds,
         body_timeout=settings.body_timeout_seconds,
         decompress_request=True,
+        ssl_options=tls.context if tls is not None else None,
     )
 
 
@@ -89,6 +91,7 @@ class RunningService:
     server: HTTPServer
     migrations: asyncio.Task[None]
     telemetry: ServiceTelemetry
+    tls: ReloadingTLS | None = None
 
 
 def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
@@ -127,10 +130,17 @@ def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
     )
 
 
-def start(services: Services, sockets: list[socket.socket]) -> RunningService:
-    """Serve on ``sockets`` at once; migrations run in the background (``/startupz``)."""
-    server = make_server(services)
+def start(
+    services: Services, sockets: list[socket.socket], *, tls: ReloadingTLS | None = None
+) -> RunningService:
+    """Serve on ``sockets`` at once; migrations run in the background (``/startupz``).
+
+    With ``tls``, serve HTTPS and follow rotations of the certificate files.
+    """
+    server = make_server(services, tls=tls)
     server.add_sockets(sockets)
+    if tls is not None:
+        tls.start()
     services.health.start_monitor(services.gateway)
     services.feed.start()
     telemetry = ServiceTelemetry(
@@ -149,7 +159,7 @@ def start(services: Services, sockets: list[socket.socket]) -> RunningService:
     telemetry.start()
     migrations = asyncio.get_running_loop().create_task(_migrate_when_reachable(services))
     return RunningService(
-        services=services, server=server, migrations=migrations, telemetry=telemetry
+        services=services, server=server, migrations=migrations, telemetry=telemetry, tls=tls
     )
 
 
@@ -170,6 +180,8 @@ async def drain_then_stop(running: RunningService) -> None:
     await _bounded("health monitor", services.health.stop_monitor())
     await _bounded("live feed", services.feed.stop())
     await _bounded("telemetry", running.telemetry.stop())
+    if running.tls is not None:
+        await _bounded("TLS reload", running.tls.stop())
     await _bounded("database client", services.gateway.close())
     services.executors.shutdown()
     log.info("stopped")
@@ -189,8 +201,14 @@ async def _bounded(step: str, work: Awaitable[None]) -> None:
         log.warning("shutdown step timed out", extra={"step": step})
 
 
-async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri: str) -> None:
-    running = start(create_services(settings, mongodb_uri=mongodb_uri), sockets)
+async def serve(
+    settings: Settings,
+    sockets: list[socket.socket],
+    *,
+    mongodb_uri: str,
+    tls: ReloadingTLS | None = None,
+) -> None:
+    running = start(create_services(settings, mongodb_uri=mongodb_uri), sockets, tls=tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -198,7 +216,10 @@ async def serve(settings: Settings, sockets: list[socket.socket], *, mongodb_uri
     host, port = sockets[0].getsockname()[:2]
     log.info(
         "listening",
-        extra={"url": f"http://{host}:{port}", "driver": running.services.gateway.driver},
+        extra={
+            "url": f"{'https' if tls else 'http'}://{host}:{port}",
+            "driver": running.services.gateway.driver,
+        },
     )
     await stop.wait()
     await drain_then_stop(running)
@@ -225,7 +246,16 @@ def _forward_stop_signals_to_workers() -> None:
 
 
 def run(settings: Settings) -> None:
-    """Bind, start the embedded database in dev if needed, fork workers if asked, serve."""
+    """Bind, start the embedded database in dev if needed, fork workers if asked, serve.
+
+    TLS material is loaded before anything starts, so a bad certificate fails the start
+    (:class:`TLSMaterialError`) instead of every handshake.
+    """
+    tls = (
+        ReloadingTLS(str(settings.tls_cert_file), str(settings.tls_key_file))
+        if settings.serves_tls
+        else None
+    )
     sockets = bind_sockets(settings.port, settings.host, reuse_port=settings.workers > 1)
     embedded: EmbeddedMongo | None = None
     if settings.mongodb_uri is None:
@@ -240,7 +270,7 @@ def run(settings: Settings) -> None:
 
             _forward_stop_signals_to_workers()
             fork_processes(settings.workers)
-        asyncio.run(serve(settings, sockets, mongodb_uri=uri))
+        asyncio.run(serve(settings, sockets, mongodb_uri=uri, tls=tls))
     finally:
         if embedded is not None:
             embedded.stop()

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8888
     metrics_port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
     workers: Annotated[int, Field(ge=1, le=64)] = 1
     secrets_dir: Path | None = None
     data_dir: Path = DEV_DATA_DIR
@@ -245,6 +247,20 @@ class Settings(BaseSettings):
                 "GALE_MONGODB_MIN_POOL_SIZE: must not exceed GALE_MONGODB_MAX_POOL_SIZE"
             )
         return self
+
+    @model_validator(mode="after")
+    def _tls_needs_both_files(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            missing = "tls_key_file" if self.tls_key_file is None else "tls_cert_file"
+            raise ValueError(
+                f"GALE_{missing.upper()}: HTTPS needs both GALE_TLS_CERT_FILE and "
+                "GALE_TLS_KEY_FILE (or neither, for plain HTTP)"
+            )
+        return self
+
+    @property
+    def serves_tls(self) -> bool:
+        return self.tls_cert_file is not None and self.tls_key_file is not None
 
     @model_validator(mode="after")
     def _debug_only_in_dev(self) -> Self:
