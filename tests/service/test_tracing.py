@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 from tornado.websocket import websocket_connect
 
+from tests.service import clients
 from tests.service.harness import LiveService
 from tests.service.telemetry_harness import (
     FAILING_ROUTE,
@@ -180,3 +181,16 @@ async def test_client_leaving_before_its_body_ends_the_span(service: LiveService
         await asyncio.sleep(0.02)
     (server,) = server_spans(f"POST {FAILING_ROUTE}")
     assert (server.attributes or {})["error.type"] == "connection_closed"
+
+
+async def test_the_live_feed_socket_traces_each_client_message(service: LiveService) -> None:
+    connection = await clients.connect(service, token=service.token_for("admin", is_admin=True))
+    await clients.subscribe(connection)
+    await clients.send(connection, {"type": "ping"})
+    assert (await clients.frame(connection))["type"] == "pong"
+    connection.close()
+
+    received = [s for s in finished_spans() if s.name == "receive /api/v1/ws"]
+    assert len(received) == 2, "one trace per client message (subscribe, ping)"
+    assert all(s.kind is SpanKind.CONSUMER for s in received)
+    assert len({s.context.trace_id for s in received}) == 2

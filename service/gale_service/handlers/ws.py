@@ -26,6 +26,7 @@ from gale_service.live.messages import InvalidMessage, parse_client_message
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
 from gale_service.telemetry.metrics import websocket_closed, websocket_message, websocket_opened
+from gale_service.telemetry.tracing import websocket_message_span
 
 POLICY_VIOLATION = 1008
 
@@ -74,7 +75,11 @@ class LiveSocketHandler(WebSocketHandler):
         self._writer = asyncio.get_running_loop().create_task(self._write_queued())
 
     async def on_message(self, message: str | bytes) -> None:
-        websocket_message("in")
+        # One trace per message, linked to the upgrade request; the span counts the message.
+        with websocket_message_span(self.route, direction="in"):
+            await self._handle(message)
+
+    async def _handle(self, message: str | bytes) -> None:
         try:
             request = parse_client_message(message)
         except InvalidMessage as error:
