@@ -11,7 +11,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from gale_operator.core import tls
 from gale_operator.core.durations import parse_duration
-from gale_operator.core.naming import Owner
+from gale_operator.core.naming import Owner, service_dns_names
 from gale_operator.core.pki import (
     CertificateAuthority,
     certificate_dns_names,
@@ -242,7 +242,7 @@ def test_the_cert_manager_certificate_asks_for_the_same_secret_and_names() -> No
     assert [ref["uid"] for ref in certificate["metadata"]["ownerReferences"]] == ["uid-1"]
     body = certificate["spec"]
     assert body["secretName"] == "api-tls"
-    assert body["dnsNames"] == [*tls.service_dns_names("api", "shop"), "api.example.com"]
+    assert body["dnsNames"] == [*service_dns_names("api", "shop"), "api.example.com"]
     assert body["issuerRef"] == {
         "name": "letsencrypt",
         "kind": "ClusterIssuer",

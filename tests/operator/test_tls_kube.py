@@ -17,10 +17,10 @@ import pytest
 from cryptography import x509
 from gale_operator.core import kinds
 from gale_operator.core.conditions import Status
-from gale_operator.core.naming import Owner
+from gale_operator.core.naming import Owner, service_dns_names
 from gale_operator.core.pki import certificate_dns_names
 from gale_operator.core.spec import TLS, IssuerRef, MicroserviceSpec, MongoDB, SecretKeyRef, TLSMode
-from gale_operator.core.tls import load_authority, service_dns_names
+from gale_operator.core.tls import load_authority
 from gale_operator.core.tls_status import CERT_MANAGER_MISSING
 from gale_operator.kube.apply import Action, ChildConflict
 from gale_operator.kube.client import KubeClient

@@ -83,3 +83,13 @@ def is_owned_by(obj: dict[str, Any], owner: Owner) -> bool:
     """Whether ``obj`` is controlled by this Microservice (and so ours to change or delete)."""
     refs = obj.get("metadata", {}).get("ownerReferences") or []
     return any(ref.get("uid") == owner.uid and ref.get("controller") for ref in refs)
+
+
+def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
+    """Every name a client inside the cluster may use to reach the Service ``name``."""
+    return (
+        name,
+        f"{name}.{namespace}",
+        f"{name}.{namespace}.svc",
+        f"{name}.{namespace}.svc.cluster.local",
+    )

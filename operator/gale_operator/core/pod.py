@@ -16,6 +16,7 @@ from gale_operator.core.naming import (
     CONTAINER_NAME,
     CONTAINER_PORT,
     Owner,
+    service_dns_names,
 )
 from gale_operator.core.spec import MicroserviceSpec
 
@@ -137,6 +138,9 @@ def _env(spec: MicroserviceSpec, *, owner: Owner) -> list[dict[str, Any]]:
             "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
         },
         {"name": "GALE_MONGODB_DATABASE", "value": spec.mongodb.database},
+        # The service's Host allow-list (DNS-rebinding defence): the names the Service answers
+        # to, plus the certificate's extra names. Probes are exempt; add Ingress hosts via env.
+        {"name": "GALE_ALLOWED_HOSTS", "value": ",".join(_allowed_hosts(spec, owner=owner))},
         {"name": "GALE_DRAIN_SECONDS", "value": str(spec.drain_seconds)},
         {"name": "GALE_SHUTDOWN_TIMEOUT_SECONDS", "value": str(spec.shutdown_timeout_seconds)},
         {"name": "K8S_POD_NAME", "valueFrom": field("metadata.name")},
@@ -162,6 +166,11 @@ def _env(spec: MicroserviceSpec, *, owner: Owner) -> list[dict[str, Any]]:
     overrides = {str(entry["name"]): dict(entry) for entry in spec.env}
     merged = [overrides.pop(entry["name"], entry) for entry in env]
     return merged + list(overrides.values())
+
+
+def _allowed_hosts(spec: MicroserviceSpec, *, owner: Owner) -> tuple[str, ...]:
+    names = [*service_dns_names(owner.name, owner.namespace), *spec.tls.dns_names]
+    return tuple(dict.fromkeys([*names, "localhost", "127.0.0.1"]))
 
 
 def _ratio(value: float) -> str:

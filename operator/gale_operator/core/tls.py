@@ -19,23 +19,20 @@ from cryptography.hazmat.primitives import serialization
 
 from .durations import parse_duration
 from .kinds import CERTIFICATE, SECRET
-from .naming import MANAGED_BY, MANAGED_BY_LABEL, PART_OF, PART_OF_LABEL, Owner
+from .naming import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    PART_OF,
+    PART_OF_LABEL,
+    Owner,
+    service_dns_names,
+)
 from .pki import CertificateAuthority, ServingCertificate, certificate_dns_names, signed_by
 from .spec import TLS, SpecError
 
 CA_SECRET_NAME = "gale-ca"  # noqa: S105 - a Secret's name, not a secret
 
 ConditionStatus = Literal["True", "False", "Unknown"]
-
-
-def service_dns_names(name: str, namespace: str) -> tuple[str, ...]:
-    """Every name a client inside the cluster may use to reach the Service ``name``."""
-    return (
-        name,
-        f"{name}.{namespace}",
-        f"{name}.{namespace}.svc",
-        f"{name}.{namespace}.svc.cluster.local",
-    )
 
 
 def serving_dns_names(name: str, namespace: str, extra: Iterable[str] = ()) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from gale_operator.core.desired import desired_deployment, desired_objects
 from gale_operator.core.naming import Owner
 from gale_operator.core.pod import config_hash
 from gale_operator.core.spec import parse_spec
+from gale_service.settings import Settings
 
 OWNER = Owner(name="shop", namespace="prod", uid="u-1")
 BASE: dict[str, Any] = {
@@ -76,6 +77,22 @@ def test_deployment_runs_the_service_per_its_contract() -> None:
     }
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_the_host_allow_list_admits_the_service_names_the_service_accepts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    value = env(tls={"mode": "selfSigned", "dnsNames": ["api.example.com"]})["GALE_ALLOWED_HOSTS"]
+    monkeypatch.setenv("GALE_ALLOWED_HOSTS", value)
+    allowed = Settings().allowed_hosts
+    for host in (
+        "shop",
+        "shop.prod",
+        "shop.prod.svc",
+        "shop.prod.svc.cluster.local",
+        "api.example.com",
+    ):
+        assert host in allowed
 
 
 @pytest.mark.parametrize(
