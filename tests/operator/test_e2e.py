@@ -159,7 +159,7 @@ def test_config_change_rolls_pods(api: Api, ns: str) -> None:
     before = wait_until(lambda: deployment(api, ns) and annotations())["gale.dev/config-hash"]
     api.patch(
         f"{MS}/namespaces/{ns}/microservices/gale",
-        {"spec": {"config": {"GALE_ENV": None, "GALE_LOG_LEVEL": None, "GALE_X": "1"}}},
+        {"spec": {"config": {"GALE_LOG_LEVEL": None, "GALE_X": "1"}}},
     )
     after = wait_until(lambda: annotations()["gale.dev/config-hash"] != before and annotations())
     assert after["gale.dev/config-hash"] != before
@@ -168,7 +168,7 @@ def test_config_change_rolls_pods(api: Api, ns: str) -> None:
     events = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
     changed = [e["message"] for e in events if e["reason"] == "ConfigChanged"]
     assert changed == [
-        "Changed ConfigMap gale-config keys ['GALE_ENV', 'GALE_LOG_LEVEL', 'GALE_X']"
+        "Changed ConfigMap gale-config keys ['GALE_LOG_LEVEL', 'GALE_X']"
         "; pods will roll"
     ]
 
