@@ -30,7 +30,7 @@ def main() -> None:
         file_backups=settings.log_file_backups,
     )
     try:
-        tracing = configure_tracing()
+        tracing = configure_tracing(dev=settings.is_dev)
     except TracingConfigError as error:
         exit_on_bad_settings(SettingsError(str(error)))
     try:

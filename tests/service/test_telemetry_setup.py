@@ -22,7 +22,20 @@ def test_disabled_sdk_installs_nothing() -> None:
     ],
 )
 def test_exporter_follows_otel_traces_exporter(env: dict[str, str], expected: type) -> None:
-    assert isinstance(setup._exporter(env), expected)
+    assert isinstance(setup._exporter(env, dev=False), expected)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, type(None)),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, OTLPSpanExporter),
+        ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, OTLPSpanExporter),
+        ({"OTEL_TRACES_EXPORTER": "console"}, ConsoleSpanExporter),
+    ],
+)
+def test_dev_exports_only_to_a_configured_collector(env: dict[str, str], expected: type) -> None:
+    assert isinstance(setup._exporter(env, dev=True), expected)
 
 
 @pytest.mark.parametrize(
@@ -35,7 +48,7 @@ def test_exporter_follows_otel_traces_exporter(env: dict[str, str], expected: ty
 )
 def test_unusable_exporter_settings_are_refused(env: dict[str, str], named: str) -> None:
     with pytest.raises(setup.TracingConfigError, match=named):
-        setup._exporter(env)
+        setup._exporter(env, dev=False)
 
 
 def test_resource_defaults_and_downward_api_fallback(monkeypatch: pytest.MonkeyPatch) -> None:

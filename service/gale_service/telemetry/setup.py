@@ -31,8 +31,20 @@ class TracingConfigError(ValueError):
     """An ``OTEL_*`` variable the service cannot honour; the message names it."""
 
 
-def _exporter(env: Mapping[str, str]) -> SpanExporter | None:
-    names = [n.strip() for n in env.get("OTEL_TRACES_EXPORTER", "otlp").lower().split(",")]
+ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def _default_exporter(env: Mapping[str, str], *, dev: bool) -> str:
+    """``otlp``, as the specification says, except in dev with no collector configured: a
+    developer's ``make run`` should not spend its exit retrying a collector that isn't there."""
+    if dev and not any(env.get(name) for name in ENDPOINT_VARIABLES):
+        return "none"
+    return "otlp"
+
+
+def _exporter(env: Mapping[str, str], *, dev: bool) -> SpanExporter | None:
+    default = _default_exporter(env, dev=dev)
+    names = [n.strip() for n in env.get("OTEL_TRACES_EXPORTER", default).lower().split(",")]
     if names == ["none"]:
         return None
     if names == ["console"]:
@@ -68,7 +80,9 @@ def _resource(env: Mapping[str, str]) -> Resource:
     return resource.merge(Resource(extra)) if extra else resource
 
 
-def configure_tracing(env: Mapping[str, str] | None = None) -> TracerProvider | None:
+def configure_tracing(
+    env: Mapping[str, str] | None = None, *, dev: bool = False
+) -> TracerProvider | None:
     """Install the SDK's tracer provider, or nothing when ``OTEL_SDK_DISABLED=true``.
 
     The caller shuts the provider down at exit so the last batch of spans is sent.
@@ -76,7 +90,7 @@ def configure_tracing(env: Mapping[str, str] | None = None) -> TracerProvider | 
     env = os.environ if env is None else env
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return None
-    exporter = _exporter(env)
+    exporter = _exporter(env, dev=dev)
     provider = TracerProvider(resource=_resource(env))
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
