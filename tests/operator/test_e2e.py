@@ -168,8 +168,7 @@ def test_config_change_rolls_pods(api: Api, ns: str) -> None:
     events = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
     changed = [e["message"] for e in events if e["reason"] == "ConfigChanged"]
     assert changed == [
-        "Changed ConfigMap gale-config keys ['GALE_LOG_LEVEL', 'GALE_X']"
-        "; pods will roll"
+        "Changed ConfigMap gale-config keys ['GALE_LOG_LEVEL', 'GALE_X']; pods will roll"
     ]
 
 
