@@ -31,6 +31,7 @@ def test_exporter_follows_otel_traces_exporter(env: dict[str, str], expected: ty
         ({}, type(None)),
         ({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"}, OTLPSpanExporter),
         ({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/v1/traces"}, OTLPSpanExporter),
+        ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"}, OTLPSpanExporter),
         ({"OTEL_TRACES_EXPORTER": "console"}, ConsoleSpanExporter),
     ],
 )

@@ -31,13 +31,10 @@ class TracingConfigError(ValueError):
     """An ``OTEL_*`` variable the service cannot honour; the message names it."""
 
 
-ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-
-
 def _default_exporter(env: Mapping[str, str], *, dev: bool) -> str:
-    """``otlp``, as the specification says, except in dev with no collector configured: a
+    """``otlp``, as the specification says, except in dev with no OTLP variable set at all: a
     developer's ``make run`` should not spend its exit retrying a collector that isn't there."""
-    if dev and not any(env.get(name) for name in ENDPOINT_VARIABLES):
+    if dev and not any(name.startswith("OTEL_EXPORTER_OTLP_") and env[name] for name in env):
         return "none"
     return "otlp"
 
