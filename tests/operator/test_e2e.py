@@ -10,7 +10,6 @@ import base64
 import copy
 import itertools
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,25 +20,12 @@ from tests.operator.cluster import (
     MS,
     SAMPLE_PATH,
     Api,
-    emulated_cluster,
     load_yaml,
     permissions_used,
     wait_until,
 )
 
 _namespaces = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[str, Any]]]:
-    workdir = tmp_path_factory.mktemp("cluster")
-    with (workdir / "processes.log").open("wb") as log, emulated_cluster(workdir, log=log) as c:
-        yield c
-
-
-@pytest.fixture
-def api(cluster: tuple[Api, dict[str, Any]]) -> Api:
-    return cluster[0]
 
 
 @pytest.fixture

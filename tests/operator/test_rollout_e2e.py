@@ -6,22 +6,14 @@ pods updated and available, or stuck until the progress deadline is reported exc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.operator.cluster import MS, Api, emulated_cluster, wait_until
+from tests.operator.cluster import MS, Api, wait_until
 from tests.operator.test_e2e import condition, deployment, make_microservice, make_secret
 
 IMAGE = "ghcr.io/gale-dev/gale-service"
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    workdir = tmp_path_factory.mktemp("rollout")
-    with (workdir / "processes.log").open("wb") as log, emulated_cluster(workdir, log=log) as c:
-        yield c[0]
 
 
 @pytest.fixture

@@ -7,23 +7,15 @@ controller (status) and the HorizontalPodAutoscaler (writing the Deployment's re
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.operator.cluster import MS, Api, emulated_cluster, wait_until
+from tests.operator.cluster import MS, Api, wait_until
 from tests.operator.test_e2e import condition, deployment, make_microservice, make_secret
 
 HPA = "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/gale"
 PDB = "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/gale"
-
-
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    workdir = tmp_path_factory.mktemp("scaling")
-    with (workdir / "processes.log").open("wb") as log, emulated_cluster(workdir, log=log) as c:
-        yield c[0]
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import base64
 import copy
 import datetime
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,23 +23,11 @@ from gale_operator.core.pki import (
 from gale_operator.core.tls import serving_secret_data
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.operator.cluster import MS, SAMPLE_PATH, Api, emulated_cluster, load_yaml, wait_until
+from tests.operator.cluster import MS, SAMPLE_PATH, Api, load_yaml, wait_until
 from tests.operator.test_tls_kube import CERT_MANAGER_CRD
 
 _namespaces = itertools.count()
 SECRETS = "/api/v1/namespaces/{ns}/secrets"
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, dict[str, Any]]]:
-    workdir = tmp_path_factory.mktemp("tls-cluster")
-    with (workdir / "processes.log").open("wb") as log, emulated_cluster(workdir, log=log) as c:
-        yield c
-
-
-@pytest.fixture
-def api(cluster: tuple[Api, dict[str, Any]]) -> Api:
-    return cluster[0]
 
 
 @pytest.fixture
