@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -37,3 +38,16 @@ async def service(mongo_server: SecantusServer, driver: str) -> AsyncIterator[Li
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "gale-data"
+
+
+@pytest.fixture
+def isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No GALE_* leaks in from the developer's shell; an empty secrets dir, returned."""
+    for name in list(os.environ):
+        if name.startswith("GALE_"):
+            monkeypatch.delenv(name)
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir()
+    monkeypatch.setenv("GALE_SECRETS_DIR", str(secrets_dir))
+    monkeypatch.chdir(tmp_path)
+    return secrets_dir

@@ -3,7 +3,6 @@ and the admin's password once, and logs the credentials when the admin is create
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,15 +14,8 @@ from tests.service.harness import ADMIN_PASSWORD, live_service
 
 
 @pytest.fixture(autouse=True)
-def secrets_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in list(os.environ):
-        if name.startswith("GALE_"):
-            monkeypatch.delenv(name)
-    directory = tmp_path / "secrets"
-    directory.mkdir()
-    monkeypatch.setenv("GALE_SECRETS_DIR", str(directory))
-    monkeypatch.chdir(tmp_path)
-    return directory
+def secrets_dir(isolated_settings: Path) -> Path:
+    return isolated_settings
 
 
 @pytest.mark.parametrize(

@@ -20,16 +20,8 @@ REAL_SECRET = "s" * 40
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No GALE_* leaks in from the developer's shell; an empty secrets dir by default."""
-    for name in list(os.environ):
-        if name.startswith("GALE_"):
-            monkeypatch.delenv(name)
-    secrets_dir = tmp_path / "secrets"
-    secrets_dir.mkdir()
-    monkeypatch.setenv("GALE_SECRETS_DIR", str(secrets_dir))
-    monkeypatch.chdir(tmp_path)
-    return secrets_dir
+def clean_environment(isolated_settings: Path) -> Path:
+    return isolated_settings
 
 
 def production_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
