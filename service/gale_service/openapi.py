@@ -275,22 +275,20 @@ def _operation(op: Operation) -> dict[str, Any]:
     return document
 
 
+def _component_models() -> list[type[BaseModel]]:
+    """Every model an operation names, and Problem (every error's body): derived, so a new
+    operation can never reference a schema the document lacks."""
+    found: set[type[BaseModel]] = {Problem}
+    for op in OPERATIONS:
+        found.update(model for model in (op.request, op.response) if model is not None)
+        found.update(model for _, model, _ in op.answers)
+    return sorted(found, key=lambda model: model.__name__)
+
+
 @cache
 def openapi_document(version: str) -> dict[str, Any]:
     """The whole document; cached because it is pure and the models are static."""
-    models: list[type[BaseModel]] = [
-        AccessToken,
-        Credentials,
-        ImportResult,
-        Item,
-        ItemPage,
-        ItemPatch,
-        ItemWrite,
-        NewUser,
-        Probe,
-        Problem,
-        User,
-    ]
+    models = _component_models()
     _, schemas = models_json_schema([(model, "validation") for model in models], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
