@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -168,48 +168,73 @@ class ItemStore:
         owner: str | None = None,
     ) -> Document:
         """Overwrite the writable fields; ``expected_version`` makes it conditional (If-Match)."""
-        oid = _object_id(item_id)
-        now = _now()
-        query: dict[str, Any] = _scoped({"_id": oid}, owner)
-        if expected_version is not None:
-            query["version"] = expected_version
 
-        async def write(session: Session) -> Document | None:
+        async def update(query: Document, now: datetime, session: Session) -> Document | None:
             updated: Document | None = await self._items.find_one_and_update(
                 query,
                 {"$set": {**fields, "updated_at": now}, "$inc": {"version": 1}},
                 return_document=ReturnDocument.AFTER,
                 session=session,
             )
-            if updated is not None:
-                await self.events.append(session, type="item.updated", item=updated, at=now)
             return updated
 
-        async with translate_errors():
-            updated = await self._gateway.in_transaction(write)
-        if updated is None:
-            raise await self._why_unchanged(oid, item_id, owner=owner)
+        updated = await self._write_one(
+            item_id,
+            update,
+            event="item.updated",
+            expected_version=expected_version,
+            owner=owner,
+        )
         return to_public(updated)
 
     async def delete(
         self, item_id: str, *, expected_version: int | None = None, owner: str | None = None
     ) -> None:
+        async def remove(query: Document, now: datetime, session: Session) -> Document | None:
+            deleted: Document | None = await self._items.find_one_and_delete(query, session=session)
+            return deleted
+
+        await self._write_one(
+            item_id,
+            remove,
+            event="item.deleted",
+            expected_version=expected_version,
+            owner=owner,
+        )
+
+    async def _write_one(
+        self,
+        item_id: str,
+        write: Callable[[Document, datetime, Session], Awaitable[Document | None]],
+        *,
+        event: str,
+        expected_version: int | None,
+        owner: str | None,
+    ) -> Document:
+        """Change one item and append its event in one transaction; the written document.
+
+        ``write(query, now, session)`` gets the conditional query (id, owner scope, expected
+        version) and returns the document it changed, or ``None`` when the query matched
+        nothing: then nothing is written, and the error says whether the item is missing or
+        at another version.
+        """
         oid = _object_id(item_id)
         now = _now()
-        query: dict[str, Any] = _scoped({"_id": oid}, owner)
+        query: Document = _scoped({"_id": oid}, owner)
         if expected_version is not None:
             query["version"] = expected_version
 
-        async def write(session: Session) -> Document | None:
-            deleted: Document | None = await self._items.find_one_and_delete(query, session=session)
-            if deleted is not None:
-                await self.events.append(session, type="item.deleted", item=deleted, at=now)
-            return deleted
+        async def transaction(session: Session) -> Document | None:
+            document = await write(query, now, session)
+            if document is not None:
+                await self.events.append(session, type=event, item=document, at=now)
+            return document
 
         async with translate_errors():
-            deleted = await self._gateway.in_transaction(write)
-        if deleted is None:
+            document = await self._gateway.in_transaction(transaction)
+        if document is None:
             raise await self._why_unchanged(oid, item_id, owner=owner)
+        return document
 
     async def export(
         self, *, batch_size: int = 500, owner: str | None = None
