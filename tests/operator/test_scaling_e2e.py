@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from tests.operator.cluster import MS, Api, wait_until
-from tests.operator.test_e2e import condition, deployment, make_microservice, make_secret
+from tests.operator.test_e2e import (
+    condition,
+    deployment,
+    make_microservice,
+    make_secret,
+)
+from tests.operator.test_e2e import play_deployment_controller as play
 
 HPA = "/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers/gale"
 PDB = "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/gale"
@@ -21,24 +27,6 @@ PDB = "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/gale"
 @pytest.fixture
 def ns(request: pytest.FixtureRequest) -> str:
     return f"scaling-{request.node.name.removeprefix('test_').replace('_', '-')[:40]}"
-
-
-def play(api: Api, ns: str) -> None:
-    """Be the Deployment controller and kubelet: every wanted pod up and available."""
-    dep = deployment(api, ns)
-    want = dep["spec"].get("replicas", 1)
-    api.patch(
-        f"/apis/apps/v1/namespaces/{ns}/deployments/gale/status",
-        {
-            "status": {
-                "observedGeneration": dep["metadata"]["generation"],
-                "replicas": want,
-                "updatedReplicas": want,
-                "readyReplicas": want,
-                "availableReplicas": want,
-            }
-        },
-    )
 
 
 def microservice(api: Api, ns: str) -> dict[str, Any]:
