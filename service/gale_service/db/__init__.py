@@ -1,9 +1,12 @@
 """The only layer that knows which MongoDB driver is in use."""
 
+from gale_service.db import cancel_safety
 from gale_service.db.driver import (
     DatabaseUnavailable,
     MongoGateway,
     connect,
 )
+
+cancel_safety.install()
 
 __all__ = ["DatabaseUnavailable", "MongoGateway", "connect"]
