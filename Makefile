@@ -8,8 +8,11 @@ SHELL := /bin/bash
 PYTHON ?= python3
 # uv: the one on PATH, else one installed from PyPI into .tools/ (no root, no system pip
 # changes: `pip --target` works even where the system Python is "externally managed").
+# Chosen once, here; every recipe uses $(UV), and it is exported so that tests and tools
+# started by a recipe run that same uv (`uv run` also sets UV for its children).
 UV_TOOLS := $(CURDIR)/.tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(UV_TOOLS)/bin/uv)
+export UV
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the test suite and benchmarks run for real (command -> package).
 DEBIAN_TOOLS := promtool:prometheus wrk:wrk chromium:chromium node:nodejs npm:npm
