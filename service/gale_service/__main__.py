@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from gale_service.embedded_db import EmbeddedDatabaseError
+from gale_service.embedded_db import DataDirInUse, EmbeddedDatabaseError
 from gale_service.logs import configure_logging
-from gale_service.server import run
+from gale_service.server import PortUnavailable, run
 from gale_service.settings import (
     SettingsError,
     ensure_dev_secrets,
@@ -37,6 +37,10 @@ def main() -> None:
         run(settings)
     except TLSMaterialError as error:
         exit_on_bad_settings(SettingsError(f"GALE_TLS_CERT_FILE/GALE_TLS_KEY_FILE: {error}"))
+    except PortUnavailable as error:
+        exit_on_bad_settings(SettingsError(f"GALE_PORT: {error.strerror}"))
+    except DataDirInUse as error:
+        exit_on_bad_settings(SettingsError(str(error)))
     except EmbeddedDatabaseError as error:
         logging.getLogger("gale_service").error(str(error))
         raise SystemExit(1) from None

@@ -14,9 +14,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
+
+from gale_service.parent_death import die_with_parent
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -45,6 +49,19 @@ class BoundedPool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _cpu_worker_started(parent: int) -> None:
+    """A CPU worker's lifetime belongs to its pool, not to signals.
+
+    Ctrl-C reaches every process in the terminal's process group, the fork parent forwards
+    SIGTERM to its group: a worker that died of either would break the pool under a request
+    still draining (and print a ``KeyboardInterrupt`` traceback). The pool's shutdown ends
+    workers; the parent's death (even SIGKILL) ends them through the parent-death signal.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    die_with_parent(signal.SIGKILL, parent=parent)
+
+
 class Executors:
     """The service's two pools, created once at start-up and shut down with it."""
 
@@ -56,7 +73,12 @@ class Executors:
         # "spawn": forking a process that runs an event loop and driver threads is unsafe.
         context = multiprocessing.get_context("spawn")
         self.cpu = BoundedPool(
-            ProcessPoolExecutor(max_workers=cpu_workers, mp_context=context),
+            ProcessPoolExecutor(
+                max_workers=cpu_workers,
+                mp_context=context,
+                initializer=_cpu_worker_started,
+                initargs=(os.getpid(),),
+            ),
             max_queued=cpu_workers * 4,
         )
 

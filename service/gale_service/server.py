@@ -8,7 +8,7 @@ stops accepting, waits for requests in flight up to the deadline, closes the DB 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import errno
 import logging
 import os
 import signal
@@ -35,6 +35,7 @@ from gale_service.store.users import UserStore
 from gale_service.telemetry.db_monitoring import db_listeners
 from gale_service.telemetry.lifecycle import ServiceTelemetry
 from gale_service.tls import ReloadingTLS
+from gale_service.workers import fork_workers
 
 log = logging.getLogger(__name__)
 MIGRATION_RETRY_SECONDS = 1.0
@@ -222,27 +223,31 @@ async def serve(
         },
     )
     await stop.wait()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _stop_now, signum)
     await drain_then_stop(running)
 
 
-def _forward_stop_signals_to_workers() -> None:
-    """Make SIGTERM/SIGINT sent to the parent of forked workers drain the workers.
+def _stop_now(signum: int) -> None:
+    """A second SIGTERM/SIGINT while draining: exit at once (the dev database and CPU
+    workers follow through their parent-death signal)."""
+    log.warning("second stop signal: exiting without draining", extra={"signal": signum})
+    logging.shutdown()
+    os._exit(128 + signum)
 
-    Tornado's ``fork_processes`` parent only waits for its children; by default a SIGTERM
-    would kill it at once and leave the workers (and the dev database) running. Instead the
-    parent leads a process group of its own and passes the signal on to that group: each
-    worker drains and exits 0, after which ``fork_processes`` exits 0 and the parent stops
-    the dev database. The workers replace this handler with their own when they start serving.
-    """
 
-    def forward(signum: int, _frame: object) -> None:
-        signal.signal(signum, signal.SIG_IGN)
-        os.killpg(os.getpgrp(), signum)
+class PortUnavailable(OSError):
+    """The configured port cannot be listened on (in use, or not permitted)."""
 
-    with contextlib.suppress(OSError):  # already a session or group leader (systemd, a shell)
-        os.setpgid(0, 0)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, forward)
+
+def _bind(settings: Settings) -> list[socket.socket]:
+    try:
+        return bind_sockets(settings.port, settings.host, reuse_port=settings.workers > 1)
+    except OSError as error:
+        reason = "already in use" if error.errno == errno.EADDRINUSE else error.strerror
+        raise PortUnavailable(
+            error.errno, f"cannot listen on {settings.host}:{settings.port}: {reason}"
+        ) from None
 
 
 def run(settings: Settings) -> None:
@@ -256,7 +261,7 @@ def run(settings: Settings) -> None:
         if settings.serves_tls
         else None
     )
-    sockets = bind_sockets(settings.port, settings.host, reuse_port=settings.workers > 1)
+    sockets = _bind(settings)
     embedded: EmbeddedMongo | None = None
     if settings.mongodb_uri is None:
         embedded = EmbeddedMongo(settings.data_dir)
@@ -266,10 +271,7 @@ def run(settings: Settings) -> None:
         uri = settings.mongodb_uri.get_secret_value()
     try:
         if settings.workers > 1:
-            from tornado.process import fork_processes
-
-            _forward_stop_signals_to_workers()
-            fork_processes(settings.workers)
+            fork_workers(settings.workers, sockets=sockets)
         asyncio.run(serve(settings, sockets, mongodb_uri=uri, tls=tls))
     finally:
         if embedded is not None:

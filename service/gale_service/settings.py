@@ -39,6 +39,8 @@ from gale_service.auth.keys import generate_key_set_text, parse_key_set
 
 DEV_DATA_DIR = Path(".gale-data")
 DEFAULT_SECRETS_DIR = Path("/var/run/secrets/gale")
+#: ``GALE_DRAIN_SECONDS`` when unset in dev (production keeps the field's default).
+DEV_DRAIN_SECONDS = 0.0
 #: Secrets a production start refuses to run without; dev generates and keeps them.
 REQUIRED_SECRETS = ("secret_key", "jwt_keys", "cookie_secrets")
 #: What dev generates on first start: the required secrets plus the admin's password.
@@ -142,6 +144,7 @@ class Settings(BaseSettings):
     ws_max_invalid_messages: Annotated[int, Field(ge=1, le=1000)] = 5
     live_poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
 
+    #: Production's default; dev stops at once (:data:`DEV_DRAIN_SECONDS`) unless set.
     drain_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
     shutdown_timeout_seconds: Annotated[float, Field(ge=0, le=600)] = 20.0
     max_body_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 1024 * 1024
@@ -203,6 +206,17 @@ class Settings(BaseSettings):
                 else:
                     split[name] = tuple(part.strip() for part in text.split(",") if part.strip())
         return split
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dev_stops_at_once(cls, data: Any) -> Any:
+        """No drain pause in dev unless configured: nothing routes traffic away from a laptop,
+        so Ctrl-C should not wait for an endpoints controller that does not exist."""
+        if not isinstance(data, dict) or data.get("drain_seconds") is not None:
+            return data
+        if str(data.get("env", Environment.DEV)).lower() != Environment.DEV.value:
+            return data
+        return {**data, "drain_seconds": DEV_DRAIN_SECONDS}
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -46,7 +46,8 @@ class ServiceProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, timeout: float = 60) -> None:
+    def launch(self, **popen: Any) -> subprocess.Popen[bytes]:
+        """Start the process without waiting for it (its output goes to ``log_path``)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -55,12 +56,24 @@ class ServiceProcess:
                 env=self.environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                **popen,
             )
+        return self.process
+
+    def start(self, *, timeout: float = 60, terminal: bool = False) -> None:
+        """Start and wait until it listens. ``terminal``: in a process group of its own, as a
+        shell runs a foreground job, so :meth:`interrupt` can send Ctrl-C to the whole group."""
+        self.launch(start_new_session=terminal)
         try:
             wait_for_port(self.port, timeout=timeout)
         except TimeoutError:
             self.kill()
             raise AssertionError(f"service did not listen:\n{self.log_path.read_text()}") from None
+
+    def interrupt(self) -> None:
+        """Ctrl-C as a terminal sends it: SIGINT to every process in the foreground group."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGINT)
 
     def terminate(self) -> None:
         assert self.process is not None

@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -112,3 +113,164 @@ def test_console_script_on_a_terminal_logs_readable_lines(
     line = next(line for line in output.decode().splitlines() if "listening" in line)
     assert re.match(r"^\d\d:\d\d:\d\d INFO +gale_service\.server: listening url=http://", line)
     assert not line.lstrip().startswith("{")
+
+
+def embedded_port(service: ServiceProcess) -> int:
+    port = urlsplit(service.wait_for_log("using the embedded dev database")["uri"]).port
+    assert port is not None
+    return port
+
+
+def until_closed(port: int, *, timeout: float) -> float:
+    """Seconds until nothing listens on ``port`` any more."""
+    started = time.monotonic()
+    while listening(port):
+        assert time.monotonic() - started < timeout, f"port {port} still open after {timeout}s"
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def test_a_sigkilled_dev_run_takes_its_database_along_and_starts_again(tmp_path: Path) -> None:
+    data_dir = tmp_path / "gale-data"
+    first = ServiceProcess(tmp_path, data_dir=str(data_dir))
+    first.start()
+    try:
+        db_port = embedded_port(first)
+        wait_ready(first)
+        status, item = call(first, "POST", "/api/v1/items", {"name": "before the kill"})
+        assert status == 201
+    finally:
+        first.kill()  # SIGKILL: no clean-up runs in the service
+    until_closed(db_port, timeout=20)
+
+    second = ServiceProcess(tmp_path, data_dir=str(data_dir))
+    second.start()
+    try:
+        wait_ready(second)
+        status, again = call(second, "GET", f"/api/v1/items/{item['id']}")
+        assert (status, again["name"]) == (200, "before the kill")
+        second.terminate()
+        assert second.wait() == 0
+    finally:
+        second.kill()
+
+
+def test_a_stale_database_from_an_earlier_run_is_stopped_with_one_line(tmp_path: Path) -> None:
+    """A database whose owner is gone (a run from before parent-death signals, another OS)."""
+    data_dir = tmp_path / "gale-data"
+    stale = SecantusServer(data_dir / "db")
+    (data_dir / "db").mkdir(parents=True)
+    stale.start()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert stale._process is not None
+    stale_pid = stale._process.pid
+    (data_dir / "secantusd.pid").write_text(
+        json.dumps({"owner_pid": gone.pid, "db_pid": stale_pid})
+    )
+    service = ServiceProcess(tmp_path, data_dir=str(data_dir))
+    try:
+        service.start()
+        wait_ready(service)
+        assert not listening(stale.port), "the stale server was stopped"
+        service.terminate()
+        assert service.wait() == 0
+    finally:
+        service.kill()
+        stale.stop()
+    stopped = [
+        line
+        for line in service.log_lines()
+        if line["message"] == "stopping a stale embedded SecantusDB left by an earlier run"
+    ]
+    assert [line["pid"] for line in stopped] == [stale_pid]
+
+
+def test_a_data_dir_in_use_by_a_live_gale_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "gale-data"
+    first = ServiceProcess(tmp_path, data_dir=str(data_dir))
+    first.start()
+    try:
+        wait_ready(first)
+        second = ServiceProcess(tmp_path / "second", data_dir=str(data_dir))
+        process = second.launch()
+        assert process.wait(timeout=30) == 2
+        output = second.log_path.read_text().strip().splitlines()
+        assert first.process is not None
+        assert len(output) == 1, output
+        assert f"PID {first.process.pid}" in output[0]
+        assert "GALE_DATA_DIR" in output[0]
+        wait_ready(first)  # untouched
+    finally:
+        first.kill()
+
+
+def test_a_busy_port_is_one_line_naming_gale_port(
+    tmp_path: Path, mongo_server: SecantusServer
+) -> None:
+    service = ServiceProcess(tmp_path, mongodb_uri=mongo_server.uri)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", service.port))
+        taken.listen()
+        process = service.launch()
+        assert process.wait(timeout=30) == 2
+    output = service.log_path.read_text().strip().splitlines()
+    assert len(output) == 1, output
+    assert "GALE_PORT" in output[0]
+    assert f"127.0.0.1:{service.port}" in output[0]
+    assert "already in use" in output[0]
+
+
+def import_lines(service: ServiceProcess, count: int) -> int:
+    """An NDJSON import: the request that puts the CPU worker processes to work."""
+    body = "\n".join(json.dumps({"name": f"imported {n}"}) for n in range(count))
+    connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=30)
+    headers = {**service.bearer(), "Content-Type": "application/x-ndjson"}
+    try:
+        connection.request("POST", "/api/v1/import/items", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def test_ctrl_c_in_dev_stops_promptly_without_tracebacks(tmp_path: Path) -> None:
+    service = ServiceProcess(tmp_path, data_dir=str(tmp_path / "gale-data"))
+    service.start(terminal=True)
+    try:
+        db_port = embedded_port(service)
+        wait_ready(service)
+        assert import_lines(service, 20) in {200, 201}
+        service.interrupt()
+        interrupted = time.monotonic()
+        assert service.wait(timeout=30) == 0
+        took = time.monotonic() - interrupted
+    finally:
+        service.kill()
+    assert took < 5, f"Ctrl-C took {took:.1f}s with nothing in flight"
+    assert not listening(db_port)
+    output = service.log_path.read_text()
+    assert "Traceback" not in output
+    assert "KeyboardInterrupt" not in output
+    draining = service.wait_for_log("draining")
+    assert draining["drain_seconds"] == 0, "dev does not pause to drain unless configured"
+
+
+def test_a_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
+    service = ServiceProcess(tmp_path, data_dir=str(tmp_path / "gale-data"), drain_seconds="60")
+    service.start(terminal=True)
+    try:
+        db_port = embedded_port(service)
+        wait_ready(service)
+        service.interrupt()
+        service.wait_for_log("draining")
+        service.interrupt()
+        again = time.monotonic()
+        assert service.wait(timeout=30) == 128 + signal.SIGINT
+        took = time.monotonic() - again
+        until_closed(db_port, timeout=20)  # the database follows its parent
+    finally:
+        service.kill()
+    assert took < 2, f"the second Ctrl-C took {took:.1f}s"
+    assert "Traceback" not in service.log_path.read_text()

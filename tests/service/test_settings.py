@@ -41,7 +41,19 @@ def test_defaults() -> None:
     assert settings.mongodb_write_concern.value == "majority"
     assert settings.mongodb_journal is True
     assert settings.max_body_bytes == 1024 * 1024
-    assert settings.drain_seconds == 5.0
+    assert settings.drain_seconds == 0.0, "dev stops at once: no endpoints to drain from"
+
+
+def test_production_drains_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    production_secrets(monkeypatch)
+    monkeypatch.setenv("GALE_ENV", "production")
+    monkeypatch.setenv("GALE_MONGODB_URI", "mongodb://db.internal/")
+    assert load_settings().drain_seconds == 5.0
+    monkeypatch.setenv("GALE_DRAIN_SECONDS", "0")
+    assert load_settings().drain_seconds == 0.0
+    monkeypatch.setenv("GALE_ENV", "dev")
+    monkeypatch.setenv("GALE_DRAIN_SECONDS", "3")
+    assert load_settings().drain_seconds == 3.0
 
 
 def test_environment_is_typed(monkeypatch: pytest.MonkeyPatch) -> None:
