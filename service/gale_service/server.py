@@ -1,8 +1,15 @@
 """The service's lifecycle: start, serve, and ``drain_then_stop`` on SIGTERM/SIGINT.
 
-Shutdown order matters on Kubernetes: ``/readyz`` turns 503 at once so endpoints controllers
-remove the pod, the server keeps serving for ``GALE_DRAIN_SECONDS`` while that propagates, then
-stops accepting, waits for requests in flight up to the deadline, closes the DB client, exits 0.
+Shutdown order matters on Kubernetes, and it ends when the work ends, not at a deadline:
+
+1. ``/readyz`` turns 503 at once so endpoints controllers remove the pod; keep-alive ends
+   (every response says ``Connection: close``); new WebSocket upgrades are refused.
+2. The server keeps serving for ``GALE_DRAIN_SECONDS`` while that propagates (0 in dev).
+3. The listener closes; idle connections are closed as they become idle; requests in flight
+   finish (up to ``GALE_SHUTDOWN_TIMEOUT_SECONDS``). Under load this takes as long as the
+   slowest request, not the deadline.
+4. Only then WebSockets get 1001 (a client reconnects elsewhere, not into a half-stopped pod),
+   background loops stop, and the database client closes after the last handler.
 """
 
 from __future__ import annotations
@@ -16,12 +23,12 @@ import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from gale_service.app import Services, make_app, make_metrics_app
 from gale_service.auth.authenticator import Authenticator
 from gale_service.db import DatabaseUnavailable, connect
+from gale_service.draining import DrainingHTTPServer
 from gale_service.embedded_db import EmbeddedMongo
 from gale_service.executors import Executors
 from gale_service.health import Health
@@ -40,9 +47,11 @@ from gale_service.workers import fork_workers
 log = logging.getLogger(__name__)
 MIGRATION_RETRY_SECONDS = 1.0
 STEP_TIMEOUT_SECONDS = 5.0
+#: How often, while draining, connections that went idle are closed.
+IDLE_SWEEP_SECONDS = 0.05
 
 
-def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> HTTPServer:
+def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> DrainingHTTPServer:
     """Tornado's HTTP server with limits chosen for an API behind a load balancer.
 
     Tornado's defaults (100 MiB bodies, an hour of idleness) suit neither: handlers see at most
@@ -51,7 +60,7 @@ def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> HTTPS
     ``xheaders`` (trusting ``X-Forwarded-For``) is only on when trusted proxies are configured.
     """
     settings = services.settings
-    return HTTPServer(
+    return DrainingHTTPServer(
         RequestIntake(
             make_app(services), limit=settings.max_body_bytes, inflight=services.inflight
         ),
@@ -89,7 +98,7 @@ class RunningService:
     """A started service: what ``drain_then_stop`` needs to take it down in order."""
 
     services: Services
-    server: HTTPServer
+    server: DrainingHTTPServer
     migrations: asyncio.Task[None]
     telemetry: ServiceTelemetry
     tls: ReloadingTLS | None = None
@@ -169,15 +178,20 @@ async def drain_then_stop(running: RunningService) -> None:
     settings = services.settings
     running.migrations.cancel()
     services.health.draining = True
-    # WebSocket clients get 1001 now, while the pod still serves: they reconnect elsewhere.
-    services.feed.close_all()
+    services.feed.hub.accepting = False
+    server.begin_drain()
     log.info("draining", extra={"drain_seconds": settings.drain_seconds})
     await asyncio.sleep(settings.drain_seconds)
     server.stop()
-    finished = await services.inflight.wait_idle(deadline=settings.shutdown_timeout_seconds)
+    log.info("stopped accepting", extra={"open_connections": len(server.open)})
+    finished = await _finish_requests(server, services.inflight, settings.shutdown_timeout_seconds)
     if not finished:
         log.warning("shutdown deadline passed", extra={"in_flight": services.inflight.count})
+    # WebSockets last: their clients reconnect to a pod that is not going away.
+    services.feed.close_all()
     await _bounded("close connections", server.close_all_connections())
+    # A handler that outlived the deadline still holds the database: give it a moment.
+    await services.inflight.wait_idle(deadline=STEP_TIMEOUT_SECONDS)
     await _bounded("health monitor", services.health.stop_monitor())
     await _bounded("live feed", services.feed.stop())
     await _bounded("telemetry", running.telemetry.stop())
@@ -186,6 +200,17 @@ async def drain_then_stop(running: RunningService) -> None:
     await _bounded("database client", services.gateway.close())
     services.executors.shutdown()
     log.info("stopped")
+
+
+async def _finish_requests(server: DrainingHTTPServer, inflight: InFlight, deadline: float) -> bool:
+    """Close connections as they go idle until none is left and nothing is in flight."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while server.close_idle() or inflight.count:
+        if loop.time() >= end:
+            return False
+        await asyncio.sleep(IDLE_SWEEP_SECONDS)
+    return True
 
 
 async def _bounded(step: str, work: Awaitable[None]) -> None:

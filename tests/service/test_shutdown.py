@@ -6,11 +6,13 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from bson import ObjectId
 from pymongo import MongoClient
 
@@ -167,3 +169,101 @@ def test_sigterm_to_the_parent_drains_every_worker(
     messages = [line["message"] for line in service.log_lines()]
     assert messages.count("draining") == 2
     assert messages.count("stopped") == 2
+
+
+class KeepAliveLoad:
+    """``connections`` clients, each a keep-alive connection sending GETs back to back, that
+    record every request: when it started (wall clock) and how it ended. A client told
+    ``Connection: close`` reconnects for its next request, as any HTTP/1.1 client does."""
+
+    def __init__(self, port: int, headers: dict[str, str], *, connections: int = 64) -> None:
+        self.port = port
+        self.headers = headers
+        self.records: list[tuple[float, str]] = []
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._client) for _ in range(connections)]
+
+    def __enter__(self) -> KeepAliveLoad:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def _client(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        while not self.stop.is_set():
+            started = time.time()
+            try:
+                connection.request("GET", "/api/v1/items?limit=5", headers=self.headers)
+                response = connection.getresponse()
+                response.read()
+                outcome = str(response.status)
+            except ConnectionRefusedError:
+                outcome = "refused"
+                connection.close()
+                time.sleep(0.01)
+            except (OSError, http.client.HTTPException) as error:
+                outcome = type(error).__name__
+                connection.close()
+            self.records.append((started, outcome))
+        connection.close()
+
+
+def log_time(line: dict[str, object]) -> float:
+    return datetime.fromisoformat(str(line["time"])).timestamp()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_shutdown_under_keep_alive_load_ends_when_the_work_ends(
+    mongo_server: SecantusServer, tmp_path: Path, workers: int
+) -> None:
+    service = ServiceProcess(
+        tmp_path,
+        mongodb_uri=mongo_server.uri,
+        mongodb_database=f"t_{uuid.uuid4().hex[:16]}",
+        workers=str(workers),
+        drain_seconds=str(DRAIN_SECONDS),
+        shutdown_timeout_seconds="20",
+    )
+    service.start()
+    try:
+        deadline = time.monotonic() + 30
+        while (
+            len([line for line in service.log_lines() if line["message"] == "listening"]) < workers
+        ):
+            assert time.monotonic() < deadline, service.log_path.read_text()
+            time.sleep(0.05)
+        while probe(service.port, "/readyz") != 200:
+            assert time.monotonic() < deadline, service.log_path.read_text()
+            time.sleep(0.05)
+        with KeepAliveLoad(service.port, service.bearer()) as load:
+            time.sleep(1.0)
+            served_before = len(load.records)
+            service.terminate()
+            signalled = time.monotonic()
+            code = service.wait(timeout=60)
+            took = time.monotonic() - signalled
+    finally:
+        service.kill()
+    assert code == 0, service.log_path.read_text()[-3000:]
+    assert served_before > 64, "the load was running"
+    assert took < DRAIN_SECONDS + 2, f"exit {took:.2f}s after SIGTERM (drain {DRAIN_SECONDS}s)"
+    print(f"exit {took:.2f}s after SIGTERM; {len(load.records)} requests")
+
+    logged = service.log_lines()
+    closed = max(log_time(line) for line in logged if line["message"] == "stopped accepting")
+    failed = [(started, outcome) for started, outcome in load.records if outcome != "200"]
+    early = [(closed - started, outcome) for started, outcome in failed if started < closed]
+    assert early == [], "requests that started before the listener closed must not fail"
+    assert all(outcome in {"refused", "RemoteDisconnected"} for _, outcome in failed), failed[:5]
+    messages = [line["message"] for line in logged]
+    assert "shutdown deadline passed" not in messages
+    errors = [
+        line for line in logged if line["level"] == "error" and line["logger"] != "gale.access"
+    ]
+    assert errors == [], "no driver errors such as 'Cannot use AsyncMongoClient after close'"
+    assert messages.count("stopped") == workers

@@ -82,11 +82,10 @@ class ApiHandler(RequestHandler):
             self._counted = False
 
     def on_finish(self) -> None:
+        """The one place a request stops counting. Not when its client goes away: the
+        handler still runs (and holds the database) until it finishes, and shutdown waits
+        for exactly that before closing the database client."""
         self._leave()
-
-    def on_connection_close(self) -> None:
-        self._leave()
-        super().on_connection_close()
 
     @property
     def max_body_bytes(self) -> int:

@@ -1,0 +1,140 @@
+"""An HTTP server that can drain: keep-alive ends, idle connections close, busy ones finish.
+
+Tornado's ``HTTPServer.stop()`` only closes the listening socket: every kept-alive connection
+goes on carrying requests, so under load "requests in flight" never reaches zero and a
+shutdown waits for its whole deadline, then cuts whatever is running. Draining here means:
+
+- from :meth:`DrainingHTTPServer.begin_drain` on, every response carries ``Connection: close``
+  and its connection is closed once the response is written (the request that is already
+  running on a connection included, when its headers have not gone out yet);
+- :meth:`close_idle` closes the connections that wait for a next request and have received
+  none of it, neither in Tornado's buffer nor in the kernel's: a request already on its way is
+  served (and answered ``Connection: close``), never dropped.
+
+WebSocket connections are not here: Tornado hands their socket to the WebSocket handler,
+and the live feed closes them with 1001.
+
+Listening sockets are served by :class:`AcceptLoop` (no spinning at the descriptor limit), and
+:meth:`DrainingHTTPServer.stop` accepts what the kernel has already queued before closing: a
+connection still in the backlog when the socket closes is reset, though its client connected
+while the server was listening.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
+from tornado import httputil
+from tornado.http1connection import HTTP1Connection, HTTP1ServerConnection
+from tornado.httpserver import HTTPServer
+
+from gale_service.accept import AcceptLoop
+
+
+class _Watch(httputil.HTTPMessageDelegate):
+    """Marks a connection busy from the moment a request's headers arrive."""
+
+    def __init__(
+        self,
+        inner: httputil.HTTPMessageDelegate,
+        *,
+        server: DrainingHTTPServer,
+        server_conn: HTTP1ServerConnection,
+        request_conn: HTTP1Connection,
+    ) -> None:
+        self._inner = inner
+        self._server = server
+        self._server_conn = server_conn
+        self._request_conn = request_conn
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        self._server.busy[self._server_conn] = self._request_conn
+        return self._inner.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        return self._inner.data_received(chunk)
+
+    def finish(self) -> None:
+        self._inner.finish()
+
+    def on_connection_close(self) -> None:
+        self._inner.on_connection_close()
+
+
+class DrainingHTTPServer(HTTPServer):
+    def initialize(self, *args: Any, **kwargs: Any) -> None:
+        super().initialize(*args, **kwargs)
+        #: Connections whose current request has arrived (its response may be unfinished).
+        self.busy: dict[HTTP1ServerConnection, HTTP1Connection] = {}
+        self.open: set[HTTP1ServerConnection] = set()
+        self.draining = False
+        self._accepting: list[AcceptLoop] = []
+
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
+        """As Tornado's, with :class:`AcceptLoop` in place of its accept handler (the same
+        two tables ``TCPServer.stop`` reads)."""
+        for sock in sockets:
+            accepting = AcceptLoop(sock, self._handle_connection)
+            self._accepting.append(accepting)
+            self._sockets[sock.fileno()] = sock
+            self._handlers[sock.fileno()] = accepting.close
+
+    def stop(self) -> None:
+        for accepting in self._accepting:
+            accepting.accept_pending()
+        super().stop()
+
+    def start_request(
+        self, server_conn: object, request_conn: httputil.HTTPConnection
+    ) -> httputil.HTTPMessageDelegate:
+        # Tornado asks for a delegate when it starts reading a connection's next request, so
+        # the previous one on this connection is complete: it is idle until headers arrive.
+        assert isinstance(server_conn, HTTP1ServerConnection)
+        assert isinstance(request_conn, HTTP1Connection)
+        self.busy.pop(server_conn, None)
+        self.open.add(server_conn)
+        inner = super().start_request(server_conn, request_conn)
+        return _Watch(inner, server=self, server_conn=server_conn, request_conn=request_conn)
+
+    def on_close(self, server_conn: object) -> None:
+        assert isinstance(server_conn, HTTP1ServerConnection)
+        self.busy.pop(server_conn, None)
+        self.open.discard(server_conn)
+        super().on_close(server_conn)
+
+    def begin_drain(self) -> None:
+        """No more keep-alive: later requests are read with ``no_keep_alive`` (Tornado then
+        answers ``Connection: close`` and closes after the response), and the requests already
+        running are marked the same way. ``_disconnect_on_finish`` is the flag Tornado itself
+        sets from ``no_keep_alive`` when it reads a request's headers; there is no public way
+        to set it for a request already read."""
+        self.draining = True
+        self.conn_params.no_keep_alive = True
+        for request_conn in self.busy.values():
+            request_conn._disconnect_on_finish = True
+
+    def close_idle(self) -> int:
+        """Close every connection waiting for a request of which nothing has arrived; returns
+        how many HTTP connections remain open."""
+        for server_conn in list(self.open - self.busy.keys()):
+            if not _received_anything(server_conn):
+                server_conn.stream.close()
+        return len(self.open)
+
+
+def _received_anything(server_conn: HTTP1ServerConnection) -> bool:
+    stream = server_conn.stream
+    if stream.closed():
+        return False
+    if getattr(stream, "_read_buffer_size", 0):
+        return True  # part of a request is in Tornado's buffer
+    poller = select.poll()
+    poller.register(stream.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
