@@ -3,6 +3,7 @@ in flight completes, new connections are refused after the drain period, and it 
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import socket
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import pytest
 from bson import ObjectId
+from gale_service.server import drain_then_stop
 from pymongo import MongoClient
 
 from tests.mongo import SecantusServer
+from tests.service.clients import connect, subscribe
+from tests.service.harness import live_service
 from tests.service.process import ServiceProcess
 
 ITEMS = 1500
@@ -76,19 +80,30 @@ def trickling_create(port: int, headers: dict[str, str]) -> tuple[socket.socket,
     return sock, body[len(body) // 2 :]
 
 
-def test_sigterm_drains_then_exits_zero(mongo_server: SecantusServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_drains_then_exits_zero(
+    mongo_server: SecantusServer, tmp_path: Path, workers: int
+) -> None:
+    """With GALE_WORKERS=2 the fork parent must not keep the listening socket open: once the
+    workers have closed theirs, a new connection is refused, not queued and never served."""
     database = f"t_{uuid.uuid4().hex[:16]}"
     seed(mongo_server.uri, database)
     service = ServiceProcess(
         tmp_path,
         mongodb_uri=mongo_server.uri,
         mongodb_database=database,
+        workers=str(workers),
         drain_seconds=str(DRAIN_SECONDS),
         shutdown_timeout_seconds="30",
     )
     service.start()
     try:
         deadline = time.monotonic() + 30
+        while (
+            len([line for line in service.log_lines() if line["message"] == "listening"]) < workers
+        ):
+            assert time.monotonic() < deadline, service.log_path.read_text()
+            time.sleep(0.05)
         while probe(service.port, "/readyz") != 200:
             assert time.monotonic() < deadline, service.log_path.read_text()
             time.sleep(0.05)
@@ -267,3 +282,34 @@ def test_shutdown_under_keep_alive_load_ends_when_the_work_ends(
     ]
     assert errors == [], "no driver errors such as 'Cannot use AsyncMongoClient after close'"
     assert messages.count("stopped") == workers
+
+
+async def test_websockets_get_1001_only_after_http_in_flight_finished(
+    mongo_server: SecantusServer,
+) -> None:
+    """A WebSocket client told "going away" reconnects elsewhere at once; it must not be told
+    while this pod still finishes HTTP work, and it must be told before the pod is gone."""
+    async with live_service(mongo_server.uri, shutdown_timeout_seconds=20.0) as live:
+        socket_ = await connect(live, token=live.token)
+        await subscribe(socket_)
+        port = int(live.base_url.rsplit(":", 1)[1])
+        upload, rest = await asyncio.to_thread(
+            trickling_create, port, {"Authorization": f"Bearer {live.token}"}
+        )
+        await asyncio.sleep(0.2)  # the upload's headers have arrived: it is in flight
+        stopping = asyncio.get_running_loop().create_task(drain_then_stop(live.running))
+        early = asyncio.ensure_future(socket_.read_message())
+        await asyncio.sleep(0.5)
+        assert not early.done(), "1001 came while an HTTP request was still in flight"
+        upload.sendall(rest)
+        created = http.client.HTTPResponse(upload)
+        await asyncio.to_thread(created.begin)
+        assert created.status == 201
+        assert created.getheader("Connection") == "close", "no keep-alive while draining"
+        upload.close()
+        message = await asyncio.wait_for(early, 5)
+        while message is not None:  # the upload's own event may still arrive first
+            assert json.loads(message)["type"] == "event"
+            message = await asyncio.wait_for(socket_.read_message(), 5)
+        assert socket_.close_code == 1001
+        await stopping
