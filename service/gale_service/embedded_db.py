@@ -183,20 +183,6 @@ class EmbeddedMongo:
         self.stop()
         raise EmbeddedDatabaseError(f"{EXECUTABLE} did not listen within {START_TIMEOUT_SECONDS}s")
 
-    def _wake_accept_loop(self) -> None:
-        """SecantusDB's accept thread notices a stop only when ``accept()`` returns, and its
-        shutdown waits 2 s for that thread: one connection after SIGTERM saves those 2 s.
-        Repeated until refused, because one that lands before the stop flag is just served."""
-        deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline and self._process is not None:
-            if self._process.poll() is not None:
-                return
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-            except OSError:
-                return
-            time.sleep(0.02)
-
     def stop(self) -> None:
         """Stop the server, from the process that started it only.
 
@@ -208,7 +194,6 @@ class EmbeddedMongo:
         if self._process is None or self._process.poll() is not None:
             return
         self._process.terminate()
-        self._wake_accept_loop()
         try:
             self._process.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:

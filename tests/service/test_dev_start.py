@@ -248,7 +248,7 @@ def test_ctrl_c_in_dev_stops_promptly_without_tracebacks(tmp_path: Path) -> None
         took = time.monotonic() - interrupted
     finally:
         service.kill()
-    assert took < 3, f"Ctrl-C took {took:.1f}s with nothing in flight"
+    assert took < 5, f"Ctrl-C took {took:.1f}s with nothing in flight"
     assert not listening(db_port)
     output = service.log_path.read_text()
     assert "Traceback" not in output

@@ -262,6 +262,7 @@ def test_shutdown_under_keep_alive_load_ends_when_the_work_ends(
             signalled = time.monotonic()
             code = service.wait(timeout=60)
             took = time.monotonic() - signalled
+            exited = time.time()
     finally:
         service.kill()
     assert code == 0, service.log_path.read_text()[-3000:]
@@ -275,6 +276,8 @@ def test_shutdown_under_keep_alive_load_ends_when_the_work_ends(
     early = [(closed - started, outcome) for started, outcome in failed if started < closed]
     assert early == [], "requests that started before the listener closed must not fail"
     assert all(outcome in {"refused", "RemoteDisconnected"} for _, outcome in failed), failed[:5]
+    stopped = max(log_time(line) for line in logged if line["message"] == "stopped")
+    assert exited - stopped < 1.0, "the process exits right after its 'stopped' line"
     messages = [line["message"] for line in logged]
     assert "shutdown deadline passed" not in messages
     errors = [
