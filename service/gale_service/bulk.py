@@ -50,6 +50,10 @@ def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> Parse
         except ValueError as error:
             parsed.broken.append({"field": f"line {number}", "message": f"not JSON: {error}"})
             continue
+        except RecursionError:
+            # Caught here, in the worker: the pool would hand the handler a bare RuntimeError.
+            parsed.broken.append({"field": f"line {number}", "message": "nested too deeply"})
+            continue
         try:
             parsed.items.append(ItemWrite.model_validate(data).model_dump())
         except ValidationError as error:

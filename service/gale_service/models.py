@@ -149,6 +149,15 @@ class NewUser(BaseModel):
     is_admin: bool = False
 
 
+class PasswordChange(BaseModel):
+    """The body of ``POST /api/v1/auth/password``: the current password proves it is you."""
+
+    model_config = ConfigDict(extra="forbid", title="PasswordChange")
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    new_password: Annotated[str, StringConstraints(min_length=12, max_length=1024)]
+
+
 class User(BaseModel):
     """A user as the API shows it: never the password hash."""
 

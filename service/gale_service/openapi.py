@@ -18,6 +18,7 @@ from gale_service.models import (
     ItemPatch,
     ItemWrite,
     NewUser,
+    PasswordChange,
     Probe,
     Problem,
     User,
@@ -223,6 +224,31 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/v1/auth/me", "whoAmI", "The authenticated caller", response=User),
     Operation(
         "post",
+        "/api/v1/auth/password",
+        "changePassword",
+        "Change your password: every earlier session and token of yours ends; "
+        "the answer is a fresh token",
+        PasswordChange,
+        response=AccessToken,
+        errors={**BODY_ERRORS, "403": "The current password is wrong."},
+    ),
+    Operation(
+        "delete",
+        "/api/v1/users/{username}/sessions",
+        "revokeUserSessions",
+        "Revoke all: end every session and token of a user (admins, or the user themself); "
+        "effective at once on this replica, within 5 s on the others",
+        status="204",
+        parameters=(
+            {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}},
+        ),
+        errors={
+            "403": "The caller is neither an admin nor this user.",
+            "404": "No such user.",
+        },
+    ),
+    Operation(
+        "post",
         "/api/v1/users",
         "createUser",
         "Create a user (admins only)",
@@ -232,7 +258,7 @@ OPERATIONS: tuple[Operation, ...] = (
         errors={
             **BODY_ERRORS,
             "403": "The caller is authenticated but not an admin.",
-            "409": "A user with this name exists.",
+            "409": "A user with this name exists, in any letter case.",
         },
     ),
 )

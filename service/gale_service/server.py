@@ -24,6 +24,7 @@ from gale_service.auth.authenticator import Authenticator
 from gale_service.db import DatabaseUnavailable, connect
 from gale_service.embedded_db import EmbeddedMongo
 from gale_service.executors import Executors
+from gale_service.head_limits import HeadLimitedHTTPServer
 from gale_service.health import Health
 from gale_service.inflight import InFlight
 from gale_service.intake import DISCARD_CAP_BYTES, RequestIntake
@@ -50,7 +51,7 @@ def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> HTTPS
     ``xheaders`` (trusting ``X-Forwarded-For``) is only on when trusted proxies are configured.
     """
     settings = services.settings
-    return HTTPServer(
+    return HeadLimitedHTTPServer(
         RequestIntake(
             make_app(services), limit=settings.max_body_bytes, inflight=services.inflight
         ),
@@ -151,7 +152,7 @@ def start(
     settings = services.settings
     if settings.metrics_port is not None:
         telemetry.serve_metrics(
-            make_metrics_app(),
+            make_metrics_app(services),
             host=settings.host,
             port=settings.metrics_port,
             reuse_port=settings.workers > 1,

@@ -40,10 +40,10 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 class ItemsBase(ApiHandler):
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         """Items are private: authenticate before looking at the request at all, so an
         anonymous caller gets 401, never a validation error that hints at the API's rules."""
-        super().prepare()
+        await super().prepare()
         self.require_user()
 
     @property

@@ -18,7 +18,7 @@ from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from gale_service.auth.principal import Principal
-from gale_service.auth.request import identify, unauthorized
+from gale_service.auth.request import authenticate, unauthorized
 from gale_service.live.feed import LiveFeed
 from gale_service.live.frames import dumps, error_frame, subscribed_frame
 from gale_service.live.hub import Subscription
@@ -45,23 +45,57 @@ class LiveSocketHandler(WebSocketHandler):
         feed: LiveFeed = self.services.feed
         return feed
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         guard = self.services.guard
         guard.check_host(self.request.host)
         if not self.feed.hub.accepting:
             raise Problem(503, "the server is shutting down", headers={"Retry-After": "1"})
-        principal = identify(self, self.services.auth)
+        principal = await authenticate(self, self.services.auth)
         if principal is None:
             raise unauthorized("authentication required", error=None)
         guard.check_rate(guard.per_ip, client_ip(self.request, trusted=guard.trusted_proxies))
         guard.check_rate(guard.per_user, principal.username)
         self.principal = principal
 
+    async def get(self, *args: str, **kwargs: str) -> None:
+        self.check_handshake()
+        await super().get(*args, **kwargs)
+
+    def check_handshake(self) -> None:
+        """Tornado's own handshake checks, as problem+json: Tornado answers them in plain
+        text, unlike every other API error."""
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            raise Problem(
+                400, 'a WebSocket endpoint: send "Upgrade: websocket"', slug="not-upgrade"
+            )
+        if "upgrade" not in {
+            part.strip().lower() for part in headers.get("Connection", "").split(",")
+        }:
+            raise Problem(400, '"Connection" must include "Upgrade"', slug="not-upgrade")
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            raise Problem(
+                426,
+                "WebSocket protocol version 13 is required",
+                slug="websocket-version",
+                headers={"Sec-WebSocket-Version": "13"},
+            )
+        if not headers.get("Sec-WebSocket-Key"):
+            raise Problem(400, "the Sec-WebSocket-Key header is missing", slug="not-upgrade")
+        origin = headers.get("Origin", headers.get("Sec-Websocket-Origin"))
+        if origin is not None and not self.check_origin(origin):
+            raise Problem(
+                403, f"WebSocket connections from {origin[:100]!r} are not allowed", slug="origin"
+            )
+
     def check_origin(self, origin: str) -> bool:
         allowed = self.services.settings.allowed_origins
         if allowed:
             return origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed}
-        return urlsplit(origin).netloc.lower() == self.request.host.lower()
+        try:
+            return urlsplit(origin).netloc.lower() == self.request.host.lower()
+        except ValueError:  # not a URL at all, e.g. "http://[" (an unclosed IPv6 literal)
+            return False
 
     def open(self, *args: str, **kwargs: str) -> None:
         assert self.principal is not None
@@ -82,12 +116,14 @@ class LiveSocketHandler(WebSocketHandler):
     async def _handle(self, message: str | bytes) -> None:
         try:
             request = parse_client_message(message)
-        except InvalidMessage as error:
+        except (InvalidMessage, RecursionError) as error:
+            # RecursionError: JSON nested deeper than the decoder recurses.
+            reason = str(error) if isinstance(error, InvalidMessage) else "nested too deeply"
             self.invalid_messages += 1
             if self.invalid_messages >= self.services.settings.ws_max_invalid_messages:
                 self.close(POLICY_VIOLATION, "too many invalid messages")
                 return
-            await self.send(error_frame(str(error)))
+            await self.send(error_frame(reason))
             return
         if request["type"] == "ping":
             await self.send(dumps({"type": "pong"}))
