@@ -25,6 +25,7 @@ from gale_service.live.hub import Subscription
 from gale_service.live.messages import InvalidMessage, parse_client_message
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
+from gale_service.security.headers import new_nonce, security_headers
 from gale_service.telemetry.metrics import websocket_closed, websocket_message, websocket_opened
 from gale_service.telemetry.tracing import websocket_message_span
 
@@ -56,6 +57,13 @@ class LiveSocketHandler(WebSocketHandler):
         guard.check_rate(guard.per_ip, client_ip(self.request, trusted=guard.trusted_proxies))
         guard.check_rate(guard.per_user, principal.username)
         self.principal = principal
+
+    def set_default_headers(self) -> None:
+        """The security headers every response carries, refused upgrades included."""
+        for name, value in security_headers(
+            nonce=new_nonce(), tls=self.request.protocol == "https"
+        ).items():
+            self.set_header(name, value)
 
     async def get(self, *args: str, **kwargs: str) -> None:
         self.check_handshake()
