@@ -14,6 +14,7 @@ from gale_service.models import (
     Credentials,
     ImportResult,
     Item,
+    ItemImport,
     ItemPage,
     ItemPatch,
     ItemWrite,
@@ -175,12 +176,31 @@ OPERATIONS: tuple[Operation, ...] = (
         "post",
         "/api/v1/import/items",
         "importItems",
-        "Create many items from NDJSON, one ItemWrite per line, all or nothing",
-        ItemWrite,
+        "Create many items from NDJSON, one ItemImport per line, all or nothing. An export "
+        "imports back unchanged (ids, owners, timestamps, versions). A line without owner is "
+        "the caller's; only an admin may name another owner.",
+        ItemImport,
         request_media="application/x-ndjson",
         response=ImportResult,
         status="201",
-        errors=BODY_ERRORS,
+        parameters=(
+            {
+                "name": "on_conflict",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["fail", "skip"], "default": "fail"},
+                "description": "fail: an id already stored makes the import a 409 listing "
+                "every such id, and nothing is stored; skip: those lines are left out.",
+            },
+        ),
+        answers=(("200", ImportResult, "With on_conflict=skip: every line was skipped."),),
+        errors={
+            **BODY_ERRORS,
+            "400": "A line is not valid JSON, or on_conflict is neither fail nor skip.",
+            "403": "A non-admin's lines name another owner.",
+            "409": "Ids already stored (listed in errors); nothing was imported.",
+            "422": "A line violates the schema or repeats an earlier line's id.",
+        },
     ),
     *(
         Operation(
