@@ -71,7 +71,8 @@ def declared_length(headers: httputil.HTTPHeaders) -> int | None:
     """The ``Content-Length`` a request declares, if it is a plain number (Tornado refuses
     the other shapes itself)."""
     value = headers.get("Content-Length", "").strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+    # At most 19 digits: int() refuses over 4300, and no body is longer than 2**63 bytes.
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 19 else None
 
 
 def refuse_too_large(connection: httputil.HTTPConnection, *, limit: int, tls: bool) -> None:

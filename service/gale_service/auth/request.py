@@ -6,9 +6,10 @@ even if a valid cookie came along, so a client never silently acts as someone el
 
 from __future__ import annotations
 
-from tornado.web import RequestHandler
+from tornado.web import RequestHandler, decode_signed_value
 
 from gale_service.auth.authenticator import Authenticator
+from gale_service.auth.keys import KeySet
 from gale_service.auth.principal import Principal
 from gale_service.auth.sessions import decode_session, session_cookie_name
 from gale_service.auth.tokens import InvalidToken, verify_token
@@ -18,7 +19,12 @@ REALM = 'Bearer realm="gale"'
 
 
 def bearer_token(handler: RequestHandler) -> str | None:
-    header = handler.request.headers.get("Authorization")
+    return parse_authorization(handler.request.headers.get("Authorization"))
+
+
+def parse_authorization(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header; ``None`` without the header, and a
+    401 problem for any other shape."""
     if header is None:
         return None
     scheme, _, token = header.strip().partition(" ")
@@ -43,10 +49,25 @@ def session_cookie(handler: RequestHandler, authenticator: Authenticator) -> byt
     of the rotating secrets signed it. The ``except`` covers what the decoder raises for the
     remaining malformed shapes.
     """
+    name = session_cookie_name(secure=authenticator.secure_cookies)
+    return verify_session_cookie(
+        handler.get_cookie(name),
+        name,
+        secrets=authenticator.cookie_secrets,
+        ttl_seconds=authenticator.session_ttl_seconds,
+    )
+
+
+def verify_session_cookie(
+    value: str | None, name: str, *, secrets: KeySet, ttl_seconds: int
+) -> bytes | None:
+    """:func:`session_cookie` for a cookie value already read from the request."""
     try:
-        return handler.get_signed_cookie(
-            session_cookie_name(secure=authenticator.secure_cookies),
-            max_age_days=authenticator.session_ttl_seconds / 86_400,
+        return decode_signed_value(
+            secrets.as_cookie_secrets(),
+            name,
+            value,
+            max_age_days=ttl_seconds / 86_400,
             min_version=2,
         )
     except (ValueError, KeyError, TypeError, AssertionError):

@@ -17,6 +17,7 @@ from tornado.web import HTTPError, RequestHandler
 from gale_service.auth.principal import Principal
 from gale_service.auth.request import authenticate, unauthorized, uses_bearer
 from gale_service.auth.sessions import session_cookie_name
+from gale_service.intake import declared_length
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
 from gale_service.security.guard import EXEMPT_ROUTES
@@ -43,7 +44,8 @@ def accepts(header: str, produces: tuple[str, ...]) -> bool:
     for part in header.split(","):
         media, _, params = part.strip().partition(";")
         media = media.strip().lower()
-        quality = re.search(r"q=([0-9.]+)", params)
+        # A qvalue is at most "1.000" (RFC 9110 §12.4.2); "[0-9.]+" let "1.2.3" reach float().
+        quality = re.search(r"q=([0-9](?:\.[0-9]{0,3})?)", params)
         if quality and float(quality.group(1)) == 0:
             continue
         if media == "*/*" or media in produces:
@@ -192,10 +194,8 @@ class ApiHandler(RequestHandler):
                 f"this resource is only available as {self.produces[0]}, not {accept!r}",
                 slug="not-acceptable",
             )
-        declared = self.request.headers.get("Content-Length")
-        if (declared and declared.isdigit() and int(declared) > self.max_body_bytes) or len(
-            self.request.body
-        ) > self.max_body_bytes:
+        declared = declared_length(self.request.headers)
+        if (declared or 0) > self.max_body_bytes or len(self.request.body) > self.max_body_bytes:
             raise Problem(
                 413,
                 f"request body exceeds the limit of {self.max_body_bytes} bytes",
