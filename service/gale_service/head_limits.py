@@ -99,23 +99,30 @@ class _HeadLimitedStream:
             return data
         status = 431 if b"\n" in data else 414
         log.info("refused an oversized request head", extra={"status": status})
-        await self._stream.write(too_large_answer(status, limit=max_bytes, tls=self._tls))
-        await self._linger()
+        await answer_and_close(
+            self._stream, too_large_answer(status, limit=max_bytes, tls=self._tls), tls=self._tls
+        )
         raise StreamClosedError()
 
-    async def _linger(self) -> None:
-        """Close without resetting: a client still sending its head would otherwise get a
-        TCP reset that discards the answer before it is read. So stop writing, drain what
-        keeps arriving (for at most :data:`LINGER_SECONDS` and :data:`LINGER_BYTES`), close."""
-        if not self._tls:  # a TLS socket cannot half-close without ending the session
-            with contextlib.suppress(OSError):
-                self._stream.socket.shutdown(socket.SHUT_WR)
-        drained = 0
-        with contextlib.suppress(StreamClosedError, TimeoutError):
-            async with asyncio.timeout(LINGER_SECONDS):
-                while drained < LINGER_BYTES:
-                    drained += len(await self._stream.read_bytes(65536, partial=True))
-        self._stream.close()
+
+async def answer_and_close(stream: IOStream, response: bytes, *, tls: bool) -> None:
+    """Write a final ``response`` and close without resetting the connection.
+
+    A client still sending (its head, or a body it was told not to send) would otherwise get a
+    TCP reset, which can discard the answer before it is read. So: stop writing, drain what
+    keeps arriving for at most :data:`LINGER_SECONDS` and :data:`LINGER_BYTES`, then close.
+    """
+    with contextlib.suppress(StreamClosedError):
+        await stream.write(response)
+    if not tls:  # a TLS socket cannot half-close without ending the session
+        with contextlib.suppress(OSError):
+            stream.socket.shutdown(socket.SHUT_WR)
+    drained = 0
+    with contextlib.suppress(StreamClosedError, TimeoutError):
+        async with asyncio.timeout(LINGER_SECONDS):
+            while drained < LINGER_BYTES:
+                drained += len(await stream.read_bytes(65536, partial=True))
+    stream.close()
 
 
 class HeadLimitedHTTPServer(HTTPServer):

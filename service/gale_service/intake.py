@@ -11,10 +11,11 @@ closing at once matters: a client still sending would otherwise see a connection
 instead of the answer. The time spent is bounded by the server's body timeout.
 
 Refused at once. Two cases are answered 413 problem+json from the headers alone, without
-reading a byte of the body, after which the connection closes: a declared ``Content-Length``
-above :data:`DISCARD_CAP_BYTES` (more than is worth draining), and ``Expect: 100-continue``
-with a declared length over the limit (the client is waiting for leave to send: it gets the
-413 instead of ``100 Continue``, RFC 9110 §10.1.1).
+handing a byte of the body to the application, after which the connection closes (after a
+short, bounded drain, so a client still sending sees the answer rather than a reset): a
+declared ``Content-Length`` above :data:`DISCARD_CAP_BYTES` (more than is worth draining), and
+``Expect: 100-continue`` with a declared length over the limit (the client is waiting for
+leave to send: it gets the 413 instead of ``100 Continue``, RFC 9110 §10.1.1).
 
 In flight. Handlers count themselves in flight from ``prepare()``, which Tornado calls only
 once the whole body has arrived. A client uploading slowly when SIGTERM comes would not be
@@ -25,16 +26,15 @@ until its handler has taken over (or the connection is gone).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable
 
 from tornado import httputil
 from tornado.http1connection import HTTP1Connection
 
+from gale_service.head_limits import answer, answer_and_close
 from gale_service.inflight import InFlight
-from gale_service.problems import PROBLEM_JSON, Problem
-from gale_service.security.headers import new_nonce, security_headers
+from gale_service.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -75,23 +75,16 @@ def declared_length(headers: httputil.HTTPHeaders) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 19 else None
 
 
-def refuse_too_large(connection: httputil.HTTPConnection, *, limit: int, tls: bool) -> None:
-    """Answer 413 problem+json on ``connection`` and close it; the body is never read."""
+def too_large(limit: int, *, tls: bool) -> bytes:
+    """The whole 413 response, problem+json, for a connection that closes after it."""
     problem = Problem(
         413, f"request body exceeds the limit of {limit} bytes", slug="body-too-large"
     )
-    body = json.dumps(problem.body()).encode()
-    headers = httputil.HTTPHeaders(
-        {
-            **security_headers(nonce=new_nonce(), tls=tls),
-            "Content-Type": f"{PROBLEM_JSON}; charset=UTF-8",
-            "Content-Length": str(len(body)),
-            "Connection": "close",
-        }
-    )
-    connection.write_headers(httputil.ResponseStartLine("HTTP/1.1", 413, problem.title), headers)
-    connection.write(body)
-    connection.finish()
+    return answer(problem, tls=tls)
+
+
+#: Refusals still lingering (asyncio keeps only weak references to tasks).
+_closing: set[asyncio.Task[None]] = set()
 
 
 class _Intake(httputil.HTTPMessageDelegate):
@@ -118,14 +111,16 @@ class _Intake(httputil.HTTPMessageDelegate):
         expects = headers.get("Expect", "").strip().lower() == "100-continue"
         if declared <= DISCARD_CAP_BYTES and not expects:
             return False  # drained, then the handler answers 413 (see the module docstring)
-        # Raise the connection's own cap to the declared length, or Tornado would write its
-        # bare 400 after this answer; the connection closes once the answer is out anyway.
-        if isinstance(self._connection, HTTP1Connection):
-            self._connection.set_max_body_size(declared)
-        context = getattr(self._connection, "context", None)
-        refuse_too_large(
-            self._connection, limit=limit, tls=getattr(context, "protocol", "") == "https"
+        if not isinstance(self._connection, HTTP1Connection):
+            return False
+        # Take the connection from Tornado, which would otherwise read the body next (or
+        # write its own bare 400 for a length over its cap), answer, and close gently.
+        tls = getattr(self._connection.context, "protocol", "") == "https"
+        task = asyncio.get_running_loop().create_task(
+            answer_and_close(self._connection.detach(), too_large(limit, tls=tls), tls=tls)
         )
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
         log.info(
             "refused an oversized body before reading it",
             extra={"declared_bytes": declared, "limit_bytes": limit, "expect_continue": expects},

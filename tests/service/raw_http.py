@@ -97,3 +97,29 @@ def request_bytes(
         lines.append(b"Content-Length: " + str(len(body)).encode())
     lines.append(b"Connection: close")
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+async def status_while_sending(
+    port: int, request: bytes, body: bytes, *, timeout: float = 10.0
+) -> int:
+    """The status a client sees while it keeps sending ``body``, reading as it goes, like
+    curl or a browser uploading: the answer must arrive before any connection reset."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+
+    async def send() -> None:
+        with contextlib.suppress(ConnectionError):
+            writer.write(request)
+            for start in range(0, len(body), 65536):
+                writer.write(body[start : start + 65536])
+                await writer.drain()
+
+    sender = asyncio.create_task(send())
+    try:
+        async with asyncio.timeout(timeout):
+            head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError, TimeoutError) as error:
+        raise NoAnswer(f"no response while sending {request[:80]!r}: {error!r}") from None
+    finally:
+        sender.cancel()
+        writer.close()
+    return parse_head(head).status

@@ -17,7 +17,7 @@ import pytest
 
 from tests.mongo import SecantusServer
 from tests.service.harness import LiveService, live_service
-from tests.service.raw_http import RawResponse, exchange, request_bytes
+from tests.service.raw_http import RawResponse, exchange, request_bytes, status_while_sending
 
 Headers = list[tuple[str, bytes | str]]
 
@@ -329,6 +329,23 @@ async def test_a_declared_length_over_the_discard_cap_is_a_413_before_the_body(
     assert response.status == 413
     assert response.content_type.startswith("application/problem+json")
     assert json.loads(response.body)["type"].endswith("/body-too-large")
+
+
+async def test_a_client_still_sending_sees_the_413_and_the_431_not_a_reset(
+    live: LiveService,
+) -> None:
+    port = port_of(live)
+    huge = 24 * 1024 * 1024  # over the 16 MiB discard cap
+    request = request_bytes(
+        "POST",
+        "/api/v1/items",
+        headers=[("Content-Length", str(huge)), ("Content-Type", "application/json")],
+    )
+    head = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"p" * (4 * 1024 * 1024)
+    for _ in range(3):
+        assert await status_while_sending(port, request, b"x" * huge) == 413
+        assert await status_while_sending(port, head, b"") == 431
+    assert (await live.fetch("/livez")).code == 200
 
 
 async def test_expect_100_continue_over_the_limit_is_a_413_not_a_100(live: LiveService) -> None:
