@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from gale_service.bulk import parse_item_lines
 from gale_service.handlers.base import accepts
 from gale_service.handlers.items import expected_version, not_modified
 from gale_service.handlers.pages import safe_next
+from gale_service.head_limits import HEAD_END, bounded_head
 from gale_service.problems import Problem
 from gale_service.store.items import InvalidCursor, decode_cursor, encode_cursor
 from hypothesis import HealthCheck, example, given, settings
@@ -332,3 +334,33 @@ async def test_any_header_value_gets_an_answer_below_500(
     assert response.status < 500, (response.status, response.body[:300])
     if path.startswith("/api/") and response.status >= 400:
         assert response.content_type.startswith("application/problem+json")
+
+
+# The bounded request-head read (head_limits) ----------------------------------------------
+
+
+@given(
+    st.binary(max_size=300)
+    | st.lists(
+        st.sampled_from([b"a", b"\r", b"\n", b"\r\n", b"GET / HTTP/1.1", b": "]), max_size=80
+    ).map(b"".join),
+    st.integers(min_value=1, max_value=120),
+)
+@example(b"a" * 61 + b"\r\n\r\n" + b"b" * 50, 64)
+@example(b"\r\n\r\nGET", 64)
+def test_the_bounded_head_read_ends_where_tornados_would_or_past_the_limit(
+    buffer: bytes, limit: int
+) -> None:
+    """Where Tornado's own read (``HEAD_END`` within ``limit`` bytes) succeeds, the bounded
+    pattern returns exactly the same head; where Tornado would give up, it returns more than
+    ``limit`` bytes (so the server answers 414/431); with too little data, it waits."""
+    bounded = re.compile(bounded_head(limit)).search(buffer)
+    tornado = re.compile(HEAD_END).search(buffer)
+    if tornado is not None and tornado.end() <= limit:
+        assert bounded is not None
+        assert bounded.end() == tornado.end()
+    elif len(buffer) > limit:
+        assert bounded is not None
+        assert bounded.end() > limit
+    else:
+        assert bounded is None or bounded.end() == (tornado.end() if tornado else -1)
