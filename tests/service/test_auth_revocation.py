@@ -3,6 +3,7 @@ usernames are unique regardless of letter case; a CSRF refusal says what to send
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from pymongo import MongoClient
 from tornado.web import create_signed_value
 
 from tests.mongo import SecantusServer
-from tests.service.clients import Browser
+from tests.service.clients import Browser, connect
 from tests.service.harness import ADMIN, ADMIN_PASSWORD, LiveService, live_service
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -243,3 +244,19 @@ async def test_an_old_session_without_an_id_is_ended_by_logout(live: LiveService
     assert (
         await Browser(live, cookies={"gale_session": value}).fetch("/api/v1/auth/me")
     ).code == 401
+
+
+async def test_an_open_websocket_closes_once_its_credential_is_revoked(
+    live: LiveService,
+) -> None:
+    assert await create_user(live, "bob") == 201
+    bob = await token(live, "bob", BOB_PASSWORD)
+    socket = await connect(live, token=bob)
+    started = asyncio.get_running_loop().time()
+    assert (await live.fetch("/api/v1/users/bob/sessions", method="DELETE")).code == 204
+    async with asyncio.timeout(STALENESS_SECONDS * 3):
+        while await socket.read_message() is not None:
+            pass
+    assert socket.close_code == 1008
+    assert socket.close_reason == "credentials revoked"
+    assert asyncio.get_running_loop().time() - started <= STALENESS_SECONDS * 2.5

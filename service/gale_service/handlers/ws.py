@@ -26,6 +26,7 @@ from gale_service.live.messages import InvalidMessage, parse_client_message
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
 from gale_service.security.headers import new_nonce, security_headers
+from gale_service.store.errors import StoreUnavailable
 from gale_service.telemetry.metrics import websocket_closed, websocket_message, websocket_opened
 from gale_service.telemetry.tracing import websocket_message_span
 
@@ -40,6 +41,7 @@ class LiveSocketHandler(WebSocketHandler):
         self.subscription: Subscription | None = None
         self.invalid_messages = 0
         self._writer: asyncio.Task[None] | None = None
+        self._standing: asyncio.Task[None] | None = None
 
     @property
     def feed(self) -> LiveFeed:
@@ -114,7 +116,9 @@ class LiveSocketHandler(WebSocketHandler):
             close=self.close,
         )
         self.feed.hub.add(self.subscription)
-        self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+        loop = asyncio.get_running_loop()
+        self._writer = loop.create_task(self._write_queued())
+        self._standing = loop.create_task(self._end_when_revoked())
 
     async def on_message(self, message: str | bytes) -> None:
         # One trace per message, linked to the upgrade request; the span counts the message.
@@ -176,13 +180,26 @@ class LiveSocketHandler(WebSocketHandler):
             while True:
                 await self.send(await queue.get())
 
+    async def _end_when_revoked(self) -> None:
+        """A socket outlives the request that authenticated it: re-check its credential
+        every staleness window (a cached lookup), and close with 1008 once it is revoked."""
+        revocations = self.services.auth.revocations
+        assert self.principal is not None
+        while True:
+            await asyncio.sleep(revocations.staleness_seconds)
+            with contextlib.suppress(StoreUnavailable):
+                if not await revocations.is_current(self.principal):
+                    self.close(POLICY_VIOLATION, "credentials revoked")
+                    return
+
     def on_close(self) -> None:
         websocket_closed()
         if self.subscription is not None:
             self.subscription.closed = True
             self.feed.hub.discard(self.subscription)
-        if self._writer is not None:
-            self._writer.cancel()
+        for task in (self._writer, self._standing):
+            if task is not None:
+                task.cancel()
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Refused upgrades are answered, not stack-traced (as in ``ApiHandler``)."""
