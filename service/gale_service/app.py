@@ -19,7 +19,13 @@ from gale_service.auth.sessions import cookie_options, xsrf_cookie_name
 from gale_service.compression import Compression
 from gale_service.db import MongoGateway
 from gale_service.executors import Executors
-from gale_service.handlers.auth import MeHandler, TokenHandler, UserCollectionHandler
+from gale_service.handlers.auth import (
+    MeHandler,
+    PasswordHandler,
+    TokenHandler,
+    UserCollectionHandler,
+    UserSessionsHandler,
+)
 from gale_service.handlers.base import ApiHandler
 from gale_service.handlers.export import ItemExportHandler
 from gale_service.handlers.health import LivenessHandler, ReadinessHandler, StartupHandler
@@ -37,6 +43,7 @@ from gale_service.live.feed import LiveFeed
 from gale_service.logs import log_request
 from gale_service.problems import Problem
 from gale_service.security.guard import Guard
+from gale_service.security.hosts import HostAllowList
 from gale_service.settings import Settings
 from gale_service.store import ItemStore
 from gale_service.telemetry.tracing import ObservedApplication
@@ -63,8 +70,8 @@ class Services:
 class NotFoundHandler(ApiHandler):
     """Unknown paths: a problem+json 404, and one bounded ``route`` label for all of them."""
 
-    def prepare(self) -> None:
-        super().prepare()
+    async def prepare(self) -> None:
+        await super().prepare()
         raise Problem(404, f"no route for {self.request.path}", slug="no-route")
 
 
@@ -79,7 +86,7 @@ def routes(services: Services) -> list[Rule]:
     def route(template: str, pattern: str, handler: type[ApiHandler], name: str) -> Rule:
         return url(pattern, handler, {"route": template, **deps}, name=name)
 
-    metrics = [] if services.settings.metrics_port else [metrics_route()]
+    metrics = [] if services.settings.metrics_port else [metrics_route(services.guard.hosts)]
     return [
         *metrics,
         route("/livez", r"/livez", LivenessHandler, "livez"),
@@ -92,7 +99,14 @@ def routes(services: Services) -> list[Rule]:
         route("/api/v1/import/items", r"/api/v1/import/items", ItemImportHandler, "import_items"),
         route("/api/v1/auth/token", r"/api/v1/auth/token", TokenHandler, "auth_token"),
         route("/api/v1/auth/me", r"/api/v1/auth/me", MeHandler, "auth_me"),
+        route("/api/v1/auth/password", r"/api/v1/auth/password", PasswordHandler, "password"),
         route("/api/v1/users", r"/api/v1/users", UserCollectionHandler, "users"),
+        route(
+            "/api/v1/users/{username}/sessions",
+            r"/api/v1/users/(?P<username>[^/]+)/sessions",
+            UserSessionsHandler,
+            "user_sessions",
+        ),
         url(r"/api/v1/ws", LiveSocketHandler, {"route": "/api/v1/ws"}, name="ws"),
         route("/", r"/", IndexPage, "home"),
         route("/items/{item_id}", rf"/items/{ID}", ItemPage, "item_page"),
@@ -102,13 +116,13 @@ def routes(services: Services) -> list[Rule]:
     ]
 
 
-def metrics_route() -> Rule:
-    return url(r"/metrics", MetricsHandler, {"route": "/metrics"}, name="metrics")
+def metrics_route(hosts: HostAllowList) -> Rule:
+    return url(r"/metrics", MetricsHandler, {"route": "/metrics", "hosts": hosts}, name="metrics")
 
 
-def make_metrics_app() -> Application:
-    """``/metrics`` alone, for ``GALE_METRICS_PORT``."""
-    return Application([metrics_route()], log_function=lambda handler: None)
+def make_metrics_app(services: Services) -> Application:
+    """``/metrics`` alone, for ``GALE_METRICS_PORT``: the same headers and Host check."""
+    return Application([metrics_route(services.guard.hosts)], log_function=lambda handler: None)
 
 
 def make_app(services: Services) -> Application:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gale_service.models import ItemWrite
+from gale_service.models import ItemImport
 
 #: One import is one transaction; this keeps it well inside MongoDB's limits.
 MAX_IMPORT_ITEMS = 1000
@@ -21,18 +21,22 @@ MAX_IMPORT_ITEMS = 1000
 
 @dataclass(frozen=True)
 class ParsedImport:
-    """Valid items, or what is wrong with the lines that are not (``field`` names the line)."""
+    """Valid items, or what is wrong with the lines that are not (``field`` names the line).
+
+    ``lines`` holds the line number of each item, for errors found later (ownership)."""
 
     items: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
     broken: list[dict[str, str]] = field(default_factory=list)
     invalid: list[dict[str, str]] = field(default_factory=list)
 
 
 def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> ParsedImport:
-    """One :class:`~gale_service.models.ItemWrite` per non-blank line; every bad line reported.
+    """One :class:`~gale_service.models.ItemImport` per non-blank line; every bad line
+    reported. Fields a line leaves out are left out of its item (not ``None``).
 
     ``broken`` lines are not JSON (the request is a 400); ``invalid`` ones are JSON that breaks
-    the schema (a 422).
+    the schema or repeat an earlier line's id (a 422).
     """
     parsed = ParsedImport()
     lines = [(n, line.strip()) for n, line in enumerate(body.split(b"\n"), start=1)]
@@ -44,14 +48,19 @@ def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> Parse
             {"field": "(body)", "message": f"{len(lines)} items; at most {max_items} per import"}
         )
         return parsed
+    seen: dict[str, int] = {}
     for number, line in lines:
         try:
             data = json.loads(line)
         except ValueError as error:
             parsed.broken.append({"field": f"line {number}", "message": f"not JSON: {error}"})
             continue
+        except RecursionError:
+            # Caught here, in the worker: the pool would hand the handler a bare RuntimeError.
+            parsed.broken.append({"field": f"line {number}", "message": "nested too deeply"})
+            continue
         try:
-            parsed.items.append(ItemWrite.model_validate(data).model_dump())
+            item = ItemImport.model_validate(data).model_dump(exclude_none=True)
         except ValidationError as error:
             parsed.invalid.extend(
                 {
@@ -60,4 +69,14 @@ def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> Parse
                 }
                 for problem in error.errors()
             )
+            continue
+        item_id = item.get("id")
+        first = number if item_id is None else seen.setdefault(item_id, number)
+        if first != number:
+            parsed.invalid.append(
+                {"field": f"line {number}.id", "message": f"repeats the id of line {first}"}
+            )
+            continue
+        parsed.items.append(item)
+        parsed.lines.append(number)
     return parsed

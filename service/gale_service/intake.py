@@ -10,6 +10,13 @@ id), while memory stays bounded by the limit. Reading and discarding the excess 
 closing at once matters: a client still sending would otherwise see a connection reset
 instead of the answer. The time spent is bounded by the server's body timeout.
 
+Refused at once. Two cases are answered 413 problem+json from the headers alone, without
+handing a byte of the body to the application, after which the connection closes (after a
+short, bounded drain, so a client still sending sees the answer rather than a reset): a
+declared ``Content-Length`` above :data:`DISCARD_CAP_BYTES` (more than is worth draining), and
+``Expect: 100-continue`` with a declared length over the limit (the client is waiting for
+leave to send: it gets the 413 instead of ``100 Continue``, RFC 9110 §10.1.1).
+
 In flight. Handlers count themselves in flight from ``prepare()``, which Tornado calls only
 once the whole body has arrived. A client uploading slowly when SIGTERM comes would not be
 waited for, and its request would be cut off. So a request is counted here from its headers
@@ -19,11 +26,17 @@ until its handler has taken over (or the connection is gone).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable
 
 from tornado import httputil
+from tornado.http1connection import HTTP1Connection
 
+from gale_service.head_limits import answer, answer_and_close
 from gale_service.inflight import InFlight
+from gale_service.problems import Problem
+
+log = logging.getLogger(__name__)
 
 #: Above this, Tornado's own limit applies (bare 400, connection closed): a bound on how much
 #: a client may make the server read just to be told no.
@@ -48,44 +61,102 @@ class RequestIntake(httputil.HTTPServerConnectionDelegate):
         self, server_conn: object, request_conn: httputil.HTTPConnection
     ) -> httputil.HTTPMessageDelegate:
         inner = self.application.start_request(server_conn, request_conn)
-        return _Intake(inner, keep=self.limit + 1, inflight=self.inflight)
+        return _Intake(inner, keep=self.limit + 1, inflight=self.inflight, connection=request_conn)
 
     def on_close(self, server_conn: object) -> None:
         self.application.on_close(server_conn)
 
 
+def declared_length(headers: httputil.HTTPHeaders) -> int | None:
+    """The ``Content-Length`` a request declares, if it is a plain number (Tornado refuses
+    the other shapes itself)."""
+    value = headers.get("Content-Length", "").strip()
+    # At most 19 digits: int() refuses over 4300, and no body is longer than 2**63 bytes.
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 19 else None
+
+
+def too_large(limit: int, *, tls: bool) -> bytes:
+    """The whole 413 response, problem+json, for a connection that closes after it."""
+    problem = Problem(
+        413, f"request body exceeds the limit of {limit} bytes", slug="body-too-large"
+    )
+    return answer(problem, tls=tls)
+
+
+#: Refusals still lingering (asyncio keeps only weak references to tasks).
+_closing: set[asyncio.Task[None]] = set()
+
+
 class _Intake(httputil.HTTPMessageDelegate):
     def __init__(
-        self, inner: httputil.HTTPMessageDelegate, *, keep: int, inflight: InFlight
+        self,
+        inner: httputil.HTTPMessageDelegate,
+        *,
+        keep: int,
+        inflight: InFlight,
+        connection: httputil.HTTPConnection,
     ) -> None:
         self._inner = inner
         self._left = keep
         self._inflight = inflight
         self._counted = False
+        self._connection = connection
+        self._refused = False
+
+    def _refuse_early(self, headers: httputil.HTTPHeaders) -> bool:
+        declared = declared_length(headers)
+        limit = self._left - 1
+        if declared is None or declared <= limit:
+            return False
+        expects = headers.get("Expect", "").strip().lower() == "100-continue"
+        if declared <= DISCARD_CAP_BYTES and not expects:
+            return False  # drained, then the handler answers 413 (see the module docstring)
+        if not isinstance(self._connection, HTTP1Connection):
+            return False
+        # Take the connection from Tornado, which would otherwise read the body next (or
+        # write its own bare 400 for a length over its cap), answer, and close gently.
+        tls = getattr(self._connection.context, "protocol", "") == "https"
+        task = asyncio.get_running_loop().create_task(
+            answer_and_close(self._connection.detach(), too_large(limit, tls=tls), tls=tls)
+        )
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+        log.info(
+            "refused an oversized body before reading it",
+            extra={"declared_bytes": declared, "limit_bytes": limit, "expect_continue": expects},
+        )
+        return True
 
     def headers_received(
         self,
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
+        if self._refuse_early(headers):
+            self._refused = True
+            return None
         self._inflight.enter()
         self._counted = True
         return self._inner.headers_received(start_line, headers)
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        if self._left <= 0:
+        if self._left <= 0 or self._refused:
             return None
         chunk = chunk[: self._left]
         self._left -= len(chunk)
         return self._inner.data_received(chunk)
 
     def finish(self) -> None:
+        if self._refused:
+            return
         self._inner.finish()
         # The handler's task starts on the next loop turn and counts itself in prepare();
         # let go only after that, so the count never drops to zero in between.
         asyncio.get_running_loop().call_soon(self._release)
 
     def on_connection_close(self) -> None:
+        if self._refused:
+            return  # the application never saw this request
         self._inner.on_connection_close()
         self._release()
 

@@ -8,7 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -79,13 +87,44 @@ class ItemPage(BaseModel):
     next_cursor: str | None
 
 
+class ItemImport(ItemWrite):
+    """One line of ``POST /api/v1/import/items``: an :class:`ItemWrite`, or a whole
+    :class:`Item` as ``GET /api/v1/export/items`` wrote it, which is then restored unchanged.
+
+    A missing ``id`` is a new one; missing timestamps are the import's time (``updated_at``
+    defaults to ``created_at`` when only that is given); a missing ``version`` is 1; a
+    missing ``owner`` is the caller. Only an admin may name an owner other than itself.
+    """
+
+    model_config = ConfigDict(extra="forbid", title="ItemImport")
+
+    id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")] | None = Field(
+        default=None, description="An id as exported: 24 lower-case hex digits."
+    )
+    owner: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")] | None = None
+    created_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    version: Annotated[int, Strict(), Field(ge=1)] | None = None
+
+    @field_validator("created_at", "updated_at", mode="before")
+    @classmethod
+    def _as_exported(cls, value: Any) -> Any:
+        """Date-times as text, as an export writes them: pydantic would also take a number
+        as Unix time, which the schema (``format: date-time``) does not admit."""
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be an RFC 3339 date-time string with a time zone")
+        return value
+
+
 class ImportResult(BaseModel):
-    """What ``POST /api/v1/import/items`` stored: every line, in order, or nothing."""
+    """What ``POST /api/v1/import/items`` stored: every line, in order, or nothing; with
+    ``on_conflict=skip``, every line but those whose id already existed (``skipped``)."""
 
     model_config = ConfigDict(title="ImportResult")
 
-    created: int = Field(ge=1)
+    created: int = Field(ge=0)
     ids: list[str]
+    skipped: list[str] = Field(default_factory=list)
 
 
 class Probe(BaseModel):
@@ -147,6 +186,15 @@ class NewUser(BaseModel):
     username: Username
     password: Annotated[str, StringConstraints(min_length=12, max_length=1024)]
     is_admin: bool = False
+
+
+class PasswordChange(BaseModel):
+    """The body of ``POST /api/v1/auth/password``: the current password proves it is you."""
+
+    model_config = ConfigDict(extra="forbid", title="PasswordChange")
+
+    current_password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    new_password: Annotated[str, StringConstraints(min_length=12, max_length=1024)]
 
 
 class User(BaseModel):

@@ -14,10 +14,12 @@ from gale_service.models import (
     Credentials,
     ImportResult,
     Item,
+    ItemImport,
     ItemPage,
     ItemPatch,
     ItemWrite,
     NewUser,
+    PasswordChange,
     Probe,
     Problem,
     User,
@@ -174,12 +176,31 @@ OPERATIONS: tuple[Operation, ...] = (
         "post",
         "/api/v1/import/items",
         "importItems",
-        "Create many items from NDJSON, one ItemWrite per line, all or nothing",
-        ItemWrite,
+        "Create many items from NDJSON, one ItemImport per line, all or nothing. An export "
+        "imports back unchanged (ids, owners, timestamps, versions). A line without owner is "
+        "the caller's; only an admin may name another owner.",
+        ItemImport,
         request_media="application/x-ndjson",
         response=ImportResult,
         status="201",
-        errors=BODY_ERRORS,
+        parameters=(
+            {
+                "name": "on_conflict",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["fail", "skip"], "default": "fail"},
+                "description": "fail: an id already stored makes the import a 409 listing "
+                "every such id, and nothing is stored; skip: those lines are left out.",
+            },
+        ),
+        answers=(("200", ImportResult, "With on_conflict=skip: every line was skipped."),),
+        errors={
+            **BODY_ERRORS,
+            "400": "A line is not valid JSON, or on_conflict is neither fail nor skip.",
+            "403": "A non-admin's lines name another owner.",
+            "409": "Ids already stored (listed in errors); nothing was imported.",
+            "422": "A line violates the schema or repeats an earlier line's id.",
+        },
     ),
     *(
         Operation(
@@ -223,6 +244,31 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/v1/auth/me", "whoAmI", "The authenticated caller", response=User),
     Operation(
         "post",
+        "/api/v1/auth/password",
+        "changePassword",
+        "Change your password: every earlier session and token of yours ends; "
+        "the answer is a fresh token",
+        PasswordChange,
+        response=AccessToken,
+        errors={**BODY_ERRORS, "403": "The current password is wrong."},
+    ),
+    Operation(
+        "delete",
+        "/api/v1/users/{username}/sessions",
+        "revokeUserSessions",
+        "Revoke all: end every session and token of a user (admins, or the user themself); "
+        "effective at once on this replica, within 5 s on the others",
+        status="204",
+        parameters=(
+            {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}},
+        ),
+        errors={
+            "403": "The caller is neither an admin nor this user.",
+            "404": "No such user.",
+        },
+    ),
+    Operation(
+        "post",
         "/api/v1/users",
         "createUser",
         "Create a user (admins only)",
@@ -232,7 +278,7 @@ OPERATIONS: tuple[Operation, ...] = (
         errors={
             **BODY_ERRORS,
             "403": "The caller is authenticated but not an admin.",
-            "409": "A user with this name exists.",
+            "409": "A user with this name exists, in any letter case.",
         },
     ),
 )

@@ -31,6 +31,7 @@ from gale_service.db import DatabaseUnavailable, connect
 from gale_service.draining import DrainingHTTPServer
 from gale_service.embedded_db import EmbeddedMongo
 from gale_service.executors import Executors
+from gale_service.head_limits import HeadLimitedHTTPServer
 from gale_service.health import Health
 from gale_service.inflight import InFlight
 from gale_service.intake import DISCARD_CAP_BYTES, RequestIntake
@@ -51,7 +52,13 @@ STEP_TIMEOUT_SECONDS = 5.0
 IDLE_SWEEP_SECONDS = 0.05
 
 
-def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> DrainingHTTPServer:
+class GaleHTTPServer(HeadLimitedHTTPServer, DrainingHTTPServer):
+    """Tornado's ``HTTPServer`` with both of Gale's connection-level behaviours: oversized
+    heads answered 414/431 (:mod:`.head_limits`) and a drain that ends when the work ends
+    (:mod:`.draining`)."""
+
+
+def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> GaleHTTPServer:
     """Tornado's HTTP server with limits chosen for an API behind a load balancer.
 
     Tornado's defaults (100 MiB bodies, an hour of idleness) suit neither: handlers see at most
@@ -60,7 +67,7 @@ def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> Drain
     ``xheaders`` (trusting ``X-Forwarded-For``) is only on when trusted proxies are configured.
     """
     settings = services.settings
-    return DrainingHTTPServer(
+    return GaleHTTPServer(
         RequestIntake(
             make_app(services), limit=settings.max_body_bytes, inflight=services.inflight
         ),
@@ -161,7 +168,7 @@ def start(
     settings = services.settings
     if settings.metrics_port is not None:
         telemetry.serve_metrics(
-            make_metrics_app(),
+            make_metrics_app(services),
             host=settings.host,
             port=settings.metrics_port,
             reuse_port=settings.workers > 1,

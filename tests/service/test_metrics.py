@@ -147,3 +147,35 @@ def test_rejections_and_websockets_are_counted_by_contract_labels() -> None:
     metrics.websocket_closed()
     assert read("gale_websocket_connections") == open_now
     assert metrics.method_label("BREW") == "_OTHER"
+
+
+@pytest.mark.parametrize("own_port", [False, True], ids=["public port", "GALE_METRICS_PORT"])
+async def test_metrics_answers_are_hardened_like_every_other(
+    mongo_server: SecantusServer, own_port: bool
+) -> None:
+    """Security headers and the Host allow-list on either port; a pod-IP Host (a scrape by
+    a ServiceMonitor) is admitted, an unknown name is not."""
+    port = free_port() if own_port else None
+    async with live_service(mongo_server.uri, metrics_port=port) as service:
+        base = f"http://127.0.0.1:{port}" if own_port else service.base_url
+        client = AsyncHTTPClient(force_instance=True)
+        try:
+            answers = {
+                host: await client.fetch(
+                    f"{base}/metrics", headers={"Host": host}, raise_error=False
+                )
+                for host in ("127.0.0.1", "10.1.2.3:8888", "[fd00::7]:8888", "evil.example")
+            }
+        finally:
+            client.close()
+        for host, response in answers.items():
+            assert response.headers["X-Content-Type-Options"] == "nosniff", host
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert [answers[h].code for h in ("127.0.0.1", "10.1.2.3:8888", "[fd00::7]:8888")] == [
+            200,
+            200,
+            200,
+        ]
+        refused = answers["evil.example"]
+        assert refused.code == 400
+        assert refused.headers["Content-Type"].startswith("application/problem+json")

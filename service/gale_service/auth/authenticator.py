@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from gale_service.auth.keys import KeySet, parse_key_set
 from gale_service.auth.passwords import PasswordHasher
 from gale_service.auth.principal import Principal
+from gale_service.auth.revocation import Revocations
 from gale_service.auth.tokens import TokenPolicy, issue_token
 from gale_service.executors import Executors
 from gale_service.settings import Environment, Settings, SettingsError
@@ -31,6 +33,7 @@ class Authenticator:
     users: UserStore
     secure_cookies: bool
     session_ttl_seconds: int
+    revocations: Revocations
 
     @classmethod
     def from_settings(
@@ -56,6 +59,7 @@ class Authenticator:
             users=users,
             secure_cookies=secure,
             session_ttl_seconds=settings.session_ttl_seconds,
+            revocations=Revocations(users),
         )
 
     async def login(self, username: str, password: str) -> Principal | None:
@@ -69,7 +73,33 @@ class Authenticator:
             username=username,
             is_admin=bool(user.get("is_admin")),
             locale=locale if isinstance(locale, str) else None,
+            generation=int(user.get("generation") or 0),
         )
+
+    async def end_session(self, principal: Principal) -> None:
+        """Logout: end this browser session (every session, for one from before session ids)."""
+        if principal.session is None:
+            await self.users.revoke_all(principal.username)
+        else:
+            until = time.time() + self.session_ttl_seconds
+            await self.users.end_session(principal.username, principal.session, until=until)
+        self.revocations.forget(principal.username)
+
+    async def revoke_all(self, username: str) -> bool:
+        """End every session and token of ``username``; whether the user exists."""
+        found = await self.users.revoke_all(username)
+        self.revocations.forget(username)
+        return found
+
+    async def change_password(self, username: str, password: str) -> None:
+        """Set a new password; every credential issued before it is revoked."""
+        user = await self.users.get(username)
+        await self.users.set_password(
+            username,
+            password_hash=await self.passwords.hash(password),
+            is_admin=bool(user and user.get("is_admin")),
+        )
+        self.revocations.forget(username)
 
     def token_for(self, principal: Principal) -> str:
         return issue_token(principal, policy=self.tokens)
@@ -102,4 +132,5 @@ class Authenticator:
         await self.users.set_password(
             username, password_hash=await self.passwords.hash(password), is_admin=True
         )
+        self.revocations.forget(username)
         log.info("admin bootstrapped", extra={"username": username})

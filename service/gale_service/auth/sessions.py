@@ -11,6 +11,7 @@ Signing uses Tornado's versioned ``cookie_secret`` dict, so secrets rotate like 
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from gale_service.auth.principal import Principal
@@ -33,9 +34,20 @@ def cookie_options(*, secure: bool) -> dict[str, Any]:
     return {"httponly": True, "samesite": "Lax", "secure": secure, "path": "/"}
 
 
+def new_session_id() -> str:
+    """Names one sign-in, so logout can end it alone; safe as a MongoDB field name."""
+    return secrets.token_urlsafe(12)
+
+
 def encode_session(principal: Principal) -> str:
     return json.dumps(
-        {"u": principal.username, "a": principal.is_admin, "l": principal.locale},
+        {
+            "u": principal.username,
+            "a": principal.is_admin,
+            "l": principal.locale,
+            "g": principal.generation,
+            "s": principal.session,
+        },
         separators=(",", ":"),
     )
 
@@ -47,13 +59,15 @@ def decode_session(value: bytes | None) -> Principal | None:
     try:
         data = json.loads(value)
         username = data["u"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if not isinstance(username, str) or not username:
         return None
-    locale = data.get("l")
+    locale, generation, session = data.get("l"), data.get("g", 0), data.get("s")
     return Principal(
         username=username,
         is_admin=data.get("a") is True,
         locale=locale if isinstance(locale, str) else None,
+        generation=generation if type(generation) is int else -1,
+        session=session if isinstance(session, str) else None,
     )

@@ -43,6 +43,7 @@ def issue_token(principal: Principal, *, policy: TokenPolicy, now: float | None 
         "iat": issued,
         "nbf": issued,
         "exp": issued + policy.ttl_seconds,
+        "gen": principal.generation,
     }
     if principal.locale:
         claims["locale"] = principal.locale
@@ -57,10 +58,12 @@ def issue_token(principal: Principal, *, policy: TokenPolicy, now: float | None 
 def verify_token(token: str, *, policy: TokenPolicy) -> Principal:
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.DecodeError:
+    except jwt.PyJWTError:
+        # Every PyJWT error, not only ``DecodeError``: a ``kid`` that is not a string or an
+        # unknown ``crit`` raise the base ``InvalidTokenError`` before any key is chosen.
         raise InvalidToken("the token is not a well-formed JWT") from None
     if header.get("alg") != ALGORITHM:
-        raise InvalidToken(f"algorithm {header.get('alg')!r} is not accepted")
+        raise InvalidToken(f"algorithm {str(header.get('alg'))[:40]!r} is not accepted")
     kid = header.get("kid")
     secret = policy.keys.secret_for(kid) if isinstance(kid, str) else None
     if secret is None:
@@ -85,14 +88,18 @@ def verify_token(token: str, *, policy: TokenPolicy) -> Principal:
         raise InvalidToken("the token is meant for another audience") from None
     except jwt.InvalidSignatureError:
         raise InvalidToken("the token signature does not verify") from None
-    except jwt.InvalidTokenError as error:
+    except jwt.PyJWTError as error:
+        # ``PyJWTError``, not ``InvalidTokenError``: ``InvalidKeyError`` and the JWK errors
+        # derive from the base class only.
         raise InvalidToken(f"the token is invalid: {error}") from None
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject:
         raise InvalidToken("the token has no subject")
-    locale = claims.get("locale")
+    locale, generation = claims.get("locale"), claims.get("gen", 0)
     return Principal(
         username=subject,
         is_admin=claims.get("role") == "admin",
         locale=locale if isinstance(locale, str) else None,
+        # Not an int (only a key holder could sign one): a generation no user has.
+        generation=generation if type(generation) is int else -1,
     )

@@ -1,5 +1,5 @@
-"""``/api/v1/auth/token`` (password → short-lived JWT), ``/api/v1/auth/me`` and the admin's
-``/api/v1/users``."""
+"""``/api/v1/auth/token`` (password → short-lived JWT), ``/api/v1/auth/me``,
+``/api/v1/auth/password``, the admin's ``/api/v1/users`` and revoking a user's sessions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from gale_service.auth.authenticator import Authenticator
 from gale_service.auth.principal import Principal
 from gale_service.executors import ExecutorBusy
 from gale_service.handlers.base import ApiHandler
-from gale_service.models import Credentials, NewUser
+from gale_service.models import Credentials, NewUser, PasswordChange
 from gale_service.problems import Problem
 from gale_service.security.client_ip import client_ip
 from gale_service.store.users import UserExists, public_user
@@ -31,6 +31,31 @@ class AuthHandler(ApiHandler):
         except ExecutorBusy:
             raise busy() from None
 
+    async def login(self, username: str, password: str) -> Principal:
+        self.limit_login()
+        try:
+            principal = await self.authenticator.login(username, password)
+        except ExecutorBusy:
+            raise busy() from None
+        if principal is None:
+            raise Problem(
+                401,
+                "wrong username or password",
+                slug="bad-credentials",
+                headers={"WWW-Authenticate": 'Bearer realm="gale"'},
+            )
+        return principal
+
+    def write_token(self, principal: Principal) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.write_json(
+            {
+                "access_token": self.authenticator.token_for(principal),
+                "token_type": "Bearer",
+                "expires_in": self.authenticator.tokens.ttl_seconds,
+            }
+        )
+
 
 def busy() -> Problem:
     return Problem(
@@ -44,26 +69,38 @@ def busy() -> Problem:
 class TokenHandler(AuthHandler):
     async def post(self) -> None:
         credentials = self.validated(Credentials, self.json_body())
+        self.write_token(await self.login(credentials.username, credentials.password))
+
+
+class PasswordHandler(AuthHandler):
+    async def post(self) -> None:
+        """A new password ends every session and token of the user, this caller's included;
+        the answer carries a fresh token."""
+        username = self.require_user().username
+        change = self.validated(PasswordChange, self.json_body())
         self.limit_login()
         try:
-            principal = await self.authenticator.login(credentials.username, credentials.password)
+            if await self.authenticator.login(username, change.current_password) is None:
+                raise Problem(403, "the current password is wrong", slug="bad-credentials")
+            await self.authenticator.change_password(username, change.new_password)
+            principal = await self.authenticator.login(username, change.new_password)
         except ExecutorBusy:
             raise busy() from None
-        if principal is None:
-            raise Problem(
-                401,
-                "wrong username or password",
-                slug="bad-credentials",
-                headers={"WWW-Authenticate": 'Bearer realm="gale"'},
-            )
-        self.set_header("Cache-Control", "no-store")
-        self.write_json(
-            {
-                "access_token": self.authenticator.token_for(principal),
-                "token_type": "Bearer",
-                "expires_in": self.authenticator.tokens.ttl_seconds,
-            }
-        )
+        assert principal is not None
+        self.write_token(principal)
+
+
+class UserSessionsHandler(AuthHandler):
+    async def delete(self, username: str) -> None:
+        """Revoke all: every session and token of ``username`` stops working (an admin, or
+        the user themself)."""
+        principal = self.require_user()
+        if not principal.is_admin and principal.username != username:
+            raise Problem(403, "only an admin may revoke another user's sessions", slug="forbidden")
+        if not await self.authenticator.revoke_all(username):
+            raise Problem(404, f"no user {username!r}", slug="user-not-found")
+        self.set_status(204)
+        self.finish()
 
 
 class MeHandler(AuthHandler):

@@ -15,8 +15,9 @@ from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError, RequestHandler
 
 from gale_service.auth.principal import Principal
-from gale_service.auth.request import identify, unauthorized, uses_bearer
+from gale_service.auth.request import authenticate, unauthorized, uses_bearer
 from gale_service.auth.sessions import session_cookie_name
+from gale_service.intake import declared_length
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
 from gale_service.security.guard import EXEMPT_ROUTES
@@ -43,7 +44,8 @@ def accepts(header: str, produces: tuple[str, ...]) -> bool:
     for part in header.split(","):
         media, _, params = part.strip().partition(";")
         media = media.strip().lower()
-        quality = re.search(r"q=([0-9.]+)", params)
+        # A qvalue is at most "1.000" (RFC 9110 §12.4.2); "[0-9.]+" let "1.2.3" reach float().
+        quality = re.search(r"q=([0-9](?:\.[0-9]{0,3})?)", params)
         if quality and float(quality.group(1)) == 0:
             continue
         if media == "*/*" or media in produces:
@@ -101,8 +103,13 @@ class ApiHandler(RequestHandler):
             self.set_header(name, value)
 
     def get_current_user(self) -> Principal | None:
+        """Anonymous until :meth:`prepare` has authenticated the caller (revocation is checked
+        asynchronously there); an error page rendered before that shows no one signed in."""
+        return None
+
+    async def authenticate(self) -> Principal | None:
         services = self.application.settings.get("services")
-        return None if services is None else identify(self, services.auth)
+        return None if services is None else await authenticate(self, services.auth)
 
     def require_user(self) -> Principal:
         """The caller, or 401 with a ``WWW-Authenticate`` challenge."""
@@ -125,9 +132,32 @@ class ApiHandler(RequestHandler):
             return
         if self.get_cookie(session_cookie_name(secure=services.auth.secure_cookies)) is None:
             return
-        super().check_xsrf_cookie()
+        self.check_xsrf_token()
 
-    def admit_request(self) -> None:
+    def check_xsrf_token(self) -> None:
+        """Tornado's check, with a refusal that says what to send: the token from the XSRF
+        cookie, echoed in the ``X-XSRFToken`` header or the ``_xsrf`` form field."""
+        try:
+            RequestHandler.check_xsrf_cookie(self)
+        except HTTPError:
+            cookie = self.settings.get("xsrf_cookie_name", "_xsrf")
+            sent = self.get_argument("_xsrf", None) or self.request.headers.get("X-Xsrftoken")
+            have = self.get_cookie(cookie) is not None
+            why = (
+                "no XSRF token was sent"
+                if not sent
+                else f"the XSRF token does not match the {cookie} cookie"
+                if have
+                else f"the {cookie} cookie is missing"
+            )
+            raise Problem(
+                403,
+                f"{why}: send the value of the {cookie!r} cookie in the X-XSRFToken header "
+                "or the _xsrf form field (or authenticate with a bearer token instead)",
+                slug="xsrf-failed",
+            ) from None
+
+    async def admit_request(self) -> None:
         """Host allow-list, load shedding, authentication, then per-IP and per-user limits."""
         services = self.application.settings.get("services")
         if services is None or self.route in EXEMPT_ROUTES:
@@ -135,7 +165,8 @@ class ApiHandler(RequestHandler):
         guard = services.guard
         guard.check_host(self.request.host)
         guard.check_load(services.inflight.count)
-        principal: Principal | None = self.current_user
+        principal = await self.authenticate()
+        self.current_user = principal
         ip = client_ip(self.request, trusted=guard.trusted_proxies)
         headers = guard.check_rate(guard.per_ip, ip)
         if principal is not None:
@@ -147,13 +178,13 @@ class ApiHandler(RequestHandler):
         """Item ETags come from the stored version, not from hashing the body."""
         return None
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         incoming = self.request.headers.get("X-Request-ID", "")
         self.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         self.set_header("X-Request-ID", self.request_id)
         # Admission first: the intake still counts this request once, so the shedding check
         # sees it exactly once; the handler's own count takes over afterwards.
-        self.admit_request()
+        await self.admit_request()
         self._enter()
         accept = self.request.headers.get("Accept")
         if accept and not accepts(accept, self.produces):
@@ -162,10 +193,8 @@ class ApiHandler(RequestHandler):
                 f"this resource is only available as {self.produces[0]}, not {accept!r}",
                 slug="not-acceptable",
             )
-        declared = self.request.headers.get("Content-Length")
-        if (declared and declared.isdigit() and int(declared) > self.max_body_bytes) or len(
-            self.request.body
-        ) > self.max_body_bytes:
+        declared = declared_length(self.request.headers)
+        if (declared or 0) > self.max_body_bytes or len(self.request.body) > self.max_body_bytes:
             raise Problem(
                 413,
                 f"request body exceeds the limit of {self.max_body_bytes} bytes",
@@ -192,6 +221,10 @@ class ApiHandler(RequestHandler):
         except (ValueError, UnicodeDecodeError) as error:
             raise Problem(
                 400, f"request body is not valid JSON: {error}", slug="bad-json"
+            ) from None
+        except RecursionError:
+            raise Problem(
+                400, "request body is nested too deeply to decode", slug="bad-json"
             ) from None
 
     def validated(self, model: type[ModelT], data: Any) -> ModelT:

@@ -2,6 +2,12 @@
 
 Parsing and validation run in the ``cpu`` process pool; the inserts and their events then
 commit in one transaction, so a rejected import stores nothing.
+
+An export imports back unchanged: lines may carry ``id``, ``owner``, ``created_at``,
+``updated_at`` and ``version``, which are kept. Ownership: a line without ``owner`` belongs
+to the caller; only an admin may import items for another owner (a user's lines naming
+someone else are a 403). An id that is already stored makes the whole import a 409 listing
+every such id, unless the caller asks ``?on_conflict=skip``: then those lines are skipped.
 """
 
 from __future__ import annotations
@@ -10,8 +16,10 @@ from gale_service.bulk import parse_item_lines
 from gale_service.executors import ExecutorBusy, Executors
 from gale_service.handlers.items import ItemsBase
 from gale_service.problems import Problem
+from gale_service.store.errors import ItemsExist
 
 NDJSON = "application/x-ndjson"
+ON_CONFLICT = ("fail", "skip")
 
 
 class ItemImportHandler(ItemsBase):
@@ -24,7 +32,15 @@ class ItemImportHandler(ItemsBase):
                 f"got {media or 'no Content-Type'}",
                 slug="unsupported-media-type",
             )
-        owner = self.owner()
+        on_conflict = self.get_query_argument("on_conflict", "fail")
+        if on_conflict not in ON_CONFLICT:
+            raise Problem(
+                400,
+                f"on_conflict must be fail or skip, got {on_conflict[:40]!r}",
+                slug="bad-query",
+                errors=[{"field": "on_conflict", "message": "fail (the default) or skip"}],
+            )
+        principal = self.require_user()
         executors: Executors = self.services["executors"]
         try:
             parsed = await executors.cpu.run(parse_item_lines, self.request.body)
@@ -49,7 +65,31 @@ class ItemImportHandler(ItemsBase):
                 slug="validation-failed",
                 errors=parsed.invalid,
             )
-        created = await self.store.create_many(parsed.items, owner=owner)
+        foreign = [
+            {"field": f"line {line}.owner", "message": f"not {principal.username}: admins only"}
+            for line, item in zip(parsed.lines, parsed.items, strict=True)
+            if item.get("owner", principal.username) != principal.username
+        ]
+        if foreign and not principal.is_admin:
+            raise Problem(
+                403,
+                f"{len(foreign)} line(s) name another owner; only an admin may import those",
+                slug="forbidden",
+                errors=foreign,
+            )
+        try:
+            stored, skipped = await self.store.restore_many(
+                parsed.items, owner=principal.username, skip_existing=on_conflict == "skip"
+            )
+        except ItemsExist as error:
+            raise Problem(
+                409,
+                f"{len(error.ids)} item id(s) already exist; nothing was imported "
+                "(send ?on_conflict=skip to import the others)",
+                slug="items-exist",
+                errors=[{"field": item_id, "message": "already exists"} for item_id in error.ids],
+            ) from None
         self.write_json(
-            {"created": len(created), "ids": [item["id"] for item in created]}, status=201
+            {"created": len(stored), "ids": [item["id"] for item in stored], "skipped": skipped},
+            status=201 if stored else 200,
         )

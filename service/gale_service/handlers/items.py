@@ -14,8 +14,9 @@ from gale_service.store.items import InvalidCursor
 MERGE_PATCH = "application/merge-patch+json"
 #: RFC 9110 ``If-Match``: ``*`` or a list of entity tags (opaque quoted strings, maybe weak).
 IF_MATCH = re.compile(r'^(?:\*|(?:W/)?"[^"\s]*"(?:\s*,\s*(?:W/)?"[^"\s]*")*)$')
-#: Strong tags only: ``If-Match`` uses strong comparison, so a weak tag never matches.
-STRONG_VERSION = re.compile(r'(?<!W/)"(\d+)"')
+#: Strong tags only: ``If-Match`` uses strong comparison, so a weak tag never matches. At
+#: most 18 ASCII digits: no version is longer, and ``int()`` refuses over 4300 digits.
+STRONG_VERSION = re.compile(r'(?<!W/)"([0-9]{1,18})"')
 DEFAULT_LIMIT = 20
 #: Reads and re-applies of an unconditional PATCH racing other writers, at most.
 PATCH_ATTEMPTS = 10
@@ -24,6 +25,36 @@ MAX_LIMIT = 100
 
 def etag_for(item: dict[str, Any]) -> str:
     return f'"{item["version"]}"'
+
+
+def expected_version(header: str | None) -> int | None:
+    """The version named by an ``If-Match`` header; ``None`` without one or for ``*`` (any
+    existing version). A malformed header is a 400 problem, one naming no strong version of
+    this item a 412."""
+    if header is None:
+        return None
+    if not IF_MATCH.match(header.strip()):
+        raise Problem(
+            400,
+            f'If-Match must be * or ETags such as "3", got {header[:100]!r}',
+            slug="bad-if-match",
+        )
+    if header.strip() == "*":
+        return None
+    versions = STRONG_VERSION.findall(header)
+    if not versions:
+        raise Problem(
+            412,
+            f"If-Match {header[:100]!r} matches no version of this item (weak ETags never do)",
+            slug="stale-etag",
+        )
+    return int(versions[0])
+
+
+def not_modified(header: str | None, etag: str) -> bool:
+    """Whether an ``If-None-Match`` header matches ``etag`` (weak comparison, RFC 9110)."""
+    candidates = {tag.strip() for tag in (header or "").split(",")}
+    return etag in candidates or f"W/{etag}" in candidates or "*" in candidates
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -40,10 +71,10 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 class ItemsBase(ApiHandler):
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         """Items are private: authenticate before looking at the request at all, so an
         anonymous caller gets 401, never a validation error that hints at the API's rules."""
-        super().prepare()
+        await super().prepare()
         self.require_user()
 
     @property
@@ -55,26 +86,7 @@ class ItemsBase(ApiHandler):
         return Problem(404, f"no item with id {item_id!r}", slug="item-not-found")
 
     def expected_version(self) -> int | None:
-        """The version named by ``If-Match``; ``*`` means any existing version."""
-        header = self.request.headers.get("If-Match")
-        if header is None:
-            return None
-        if not IF_MATCH.match(header.strip()):
-            raise Problem(
-                400,
-                f'If-Match must be * or ETags such as "3", got {header!r}',
-                slug="bad-if-match",
-            )
-        if header.strip() == "*":
-            return None
-        versions = STRONG_VERSION.findall(header)
-        if not versions:
-            raise Problem(
-                412,
-                f"If-Match {header!r} matches no version of this item (weak ETags never do)",
-                slug="stale-etag",
-            )
-        return int(versions[0])
+        return expected_version(self.request.headers.get("If-Match"))
 
     def stale(self, error: PreconditionFailed) -> Problem:
         return Problem(
@@ -109,10 +121,13 @@ class ItemCollectionHandler(ItemsBase):
 
     async def get(self) -> None:
         raw_limit = self.get_query_argument("limit", str(DEFAULT_LIMIT))
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        # ASCII and short first: "²".isdigit() is true but int("²") raises, and int()
+        # refuses strings of over 4300 digits.
+        valid = raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3
+        if not valid or not 1 <= int(raw_limit) <= MAX_LIMIT:
             raise Problem(
                 400,
-                f"limit must be an integer from 1 to {MAX_LIMIT}, got {raw_limit!r}",
+                f"limit must be an integer from 1 to {MAX_LIMIT}, got {raw_limit[:40]!r}",
                 slug="bad-query",
                 errors=[{"field": "limit", "message": f"integer 1 to {MAX_LIMIT}"}],
             )
@@ -134,10 +149,7 @@ class ItemHandler(ItemsBase):
         except ItemNotFound:
             raise self.not_found(item_id) from None
         etag = etag_for(item)
-        candidates = {
-            tag.strip() for tag in self.request.headers.get("If-None-Match", "").split(",")
-        }
-        if etag in candidates or f"W/{etag}" in candidates or "*" in candidates:
+        if not_modified(self.request.headers.get("If-None-Match"), etag):
             self.set_header("ETag", etag)
             self.set_status(304)
             self.finish()

@@ -8,15 +8,22 @@ answer errors as HTML in the caller's language.
 from __future__ import annotations
 
 import traceback
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import tornado.locale
-from tornado.web import HTTPError, RequestHandler
+from tornado.web import HTTPError
 
 from gale_service.auth.authenticator import Authenticator
 from gale_service.auth.principal import Principal
-from gale_service.auth.sessions import cookie_options, encode_session, session_cookie_name
+from gale_service.auth.request import uses_bearer
+from gale_service.auth.sessions import (
+    cookie_options,
+    encode_session,
+    new_session_id,
+    session_cookie_name,
+)
 from gale_service.executors import ExecutorBusy
 from gale_service.handlers.base import RETRY_AFTER_SECONDS, ApiHandler
 from gale_service.problems import Problem
@@ -31,6 +38,8 @@ def safe_next(target: str | None) -> str:
     """Only local paths: an open redirect after login is a phishing tool."""
     if not target or not target.startswith("/") or target.startswith("//"):
         return "/"
+    if any(ord(char) < 0x20 or char == "\x7f" for char in target):
+        return "/"  # CR/LF would split the Location header; Tornado refuses it with a 500
     parts = urlsplit(target)
     return "/" if parts.scheme or parts.netloc or "\\" in target else target
 
@@ -43,10 +52,10 @@ class PageHandler(ApiHandler):
         authenticator: Authenticator = self.application.settings["services"].auth
         return authenticator
 
-    def get_current_user(self) -> Principal | None:
+    async def authenticate(self) -> Principal | None:
         """Pages are for browsers: a broken ``Authorization`` header just means anonymous."""
         try:
-            return super().get_current_user()
+            return await super().authenticate()
         except Problem:
             return None
 
@@ -58,7 +67,7 @@ class PageHandler(ApiHandler):
 
     def check_xsrf_cookie(self) -> None:
         """Forms are always cookie-based: every page POST (login included) needs the token."""
-        RequestHandler.check_xsrf_cookie(self)
+        self.check_xsrf_token()
 
     def get_template_namespace(self) -> dict[str, Any]:
         namespace = super().get_template_namespace()
@@ -114,7 +123,7 @@ class ItemPage(PageHandler):
     async def get(self, item_id: str) -> None:
         principal: Principal | None = self.current_user
         if principal is None:
-            self.redirect(self.reverse_url("login") + f"?next=/items/{item_id}")
+            self.redirect(self.reverse_url("login") + "?" + urlencode({"next": self.request.path}))
             return
         store: ItemStore = self.services["store"]
         try:
@@ -146,12 +155,16 @@ class LoginPage(PageHandler):
                 next=target,
             )
             return
-        self.start_session(principal)
+        self.start_session(replace(principal, session=new_session_id()))
         self.redirect(target, status=303)
 
 
 class LogoutPage(PageHandler):
-    def post(self) -> None:
+    async def post(self) -> None:
+        """Ends the session on the server too: a copy of the cookie stops working."""
+        principal: Principal | None = self.current_user
+        if principal is not None and not uses_bearer(self):
+            await self.authenticator.end_session(principal)
         self.clear_cookie(session_cookie_name(secure=self.authenticator.secure_cookies), path="/")
         self.redirect(self.reverse_url("login"), status=303)
 
@@ -164,7 +177,5 @@ class LanguagePage(PageHandler):
         choice = self.get_body_argument("lang", "")
         locale = LOCALES.get(choice)
         await self.authenticator.users.set_locale(principal.username, locale)
-        self.start_session(
-            Principal(username=principal.username, is_admin=principal.is_admin, locale=locale)
-        )
+        self.start_session(replace(principal, locale=locale))
         self.redirect(safe_next(self.get_body_argument("next", "/")), status=303)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from tornado.web import StaticFileHandler
+from tornado.web import HTTPError, StaticFileHandler
 
 from gale_service.security.headers import new_nonce, security_headers
 
@@ -20,6 +20,13 @@ class StaticFiles(StaticFileHandler):
             nonce=new_nonce(), tls=self.request.protocol == "https"
         ).items():
             self.set_header(name, value)
+
+    def parse_url_path(self, url_path: str) -> str:
+        """No file name holds a control character: a NUL would reach ``os.stat`` (a
+        ``ValueError``, so a 500) and CR/LF only ever come from a probe."""
+        if any(ord(char) < 0x20 or char == "\x7f" for char in url_path):
+            raise HTTPError(404)
+        return super().parse_url_path(url_path)
 
     def set_extra_headers(self, path: str) -> None:
         if "v" in self.request.arguments:

@@ -18,13 +18,15 @@ from tornado.web import HTTPError
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from gale_service.auth.principal import Principal
-from gale_service.auth.request import identify, unauthorized
+from gale_service.auth.request import authenticate, unauthorized
 from gale_service.live.feed import LiveFeed
 from gale_service.live.frames import dumps, error_frame, subscribed_frame
 from gale_service.live.hub import Subscription
 from gale_service.live.messages import InvalidMessage, parse_client_message
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
+from gale_service.security.headers import new_nonce, security_headers
+from gale_service.store.errors import StoreUnavailable
 from gale_service.telemetry.metrics import websocket_closed, websocket_message, websocket_opened
 from gale_service.telemetry.tracing import websocket_message_span
 
@@ -39,29 +41,71 @@ class LiveSocketHandler(WebSocketHandler):
         self.subscription: Subscription | None = None
         self.invalid_messages = 0
         self._writer: asyncio.Task[None] | None = None
+        self._standing: asyncio.Task[None] | None = None
 
     @property
     def feed(self) -> LiveFeed:
         feed: LiveFeed = self.services.feed
         return feed
 
-    def prepare(self) -> None:
+    async def prepare(self) -> None:
         guard = self.services.guard
         guard.check_host(self.request.host)
         if not self.feed.hub.accepting:
             raise Problem(503, "the server is shutting down", headers={"Retry-After": "1"})
-        principal = identify(self, self.services.auth)
+        principal = await authenticate(self, self.services.auth)
         if principal is None:
             raise unauthorized("authentication required", error=None)
         guard.check_rate(guard.per_ip, client_ip(self.request, trusted=guard.trusted_proxies))
         guard.check_rate(guard.per_user, principal.username)
         self.principal = principal
 
+    def set_default_headers(self) -> None:
+        """The security headers every response carries, refused upgrades included."""
+        for name, value in security_headers(
+            nonce=new_nonce(), tls=self.request.protocol == "https"
+        ).items():
+            self.set_header(name, value)
+
+    async def get(self, *args: str, **kwargs: str) -> None:
+        self.check_handshake()
+        await super().get(*args, **kwargs)
+
+    def check_handshake(self) -> None:
+        """Tornado's own handshake checks, as problem+json: Tornado answers them in plain
+        text, unlike every other API error."""
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            raise Problem(
+                400, 'a WebSocket endpoint: send "Upgrade: websocket"', slug="not-upgrade"
+            )
+        if "upgrade" not in {
+            part.strip().lower() for part in headers.get("Connection", "").split(",")
+        }:
+            raise Problem(400, '"Connection" must include "Upgrade"', slug="not-upgrade")
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            raise Problem(
+                426,
+                "WebSocket protocol version 13 is required",
+                slug="websocket-version",
+                headers={"Sec-WebSocket-Version": "13"},
+            )
+        if not headers.get("Sec-WebSocket-Key"):
+            raise Problem(400, "the Sec-WebSocket-Key header is missing", slug="not-upgrade")
+        origin = headers.get("Origin", headers.get("Sec-Websocket-Origin"))
+        if origin is not None and not self.check_origin(origin):
+            raise Problem(
+                403, f"WebSocket connections from {origin[:100]!r} are not allowed", slug="origin"
+            )
+
     def check_origin(self, origin: str) -> bool:
         allowed = self.services.settings.allowed_origins
         if allowed:
             return origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in allowed}
-        return urlsplit(origin).netloc.lower() == self.request.host.lower()
+        try:
+            return urlsplit(origin).netloc.lower() == self.request.host.lower()
+        except ValueError:  # not a URL at all, e.g. "http://[" (an unclosed IPv6 literal)
+            return False
 
     def open(self, *args: str, **kwargs: str) -> None:
         assert self.principal is not None
@@ -72,7 +116,9 @@ class LiveSocketHandler(WebSocketHandler):
             close=self.close,
         )
         self.feed.hub.add(self.subscription)
-        self._writer = asyncio.get_running_loop().create_task(self._write_queued())
+        loop = asyncio.get_running_loop()
+        self._writer = loop.create_task(self._write_queued())
+        self._standing = loop.create_task(self._end_when_revoked())
 
     async def on_message(self, message: str | bytes) -> None:
         # One trace per message, linked to the upgrade request; the span counts the message.
@@ -82,12 +128,14 @@ class LiveSocketHandler(WebSocketHandler):
     async def _handle(self, message: str | bytes) -> None:
         try:
             request = parse_client_message(message)
-        except InvalidMessage as error:
+        except (InvalidMessage, RecursionError) as error:
+            # RecursionError: JSON nested deeper than the decoder recurses.
+            reason = str(error) if isinstance(error, InvalidMessage) else "nested too deeply"
             self.invalid_messages += 1
             if self.invalid_messages >= self.services.settings.ws_max_invalid_messages:
                 self.close(POLICY_VIOLATION, "too many invalid messages")
                 return
-            await self.send(error_frame(str(error)))
+            await self.send(error_frame(reason))
             return
         if request["type"] == "ping":
             await self.send(dumps({"type": "pong"}))
@@ -132,13 +180,26 @@ class LiveSocketHandler(WebSocketHandler):
             while True:
                 await self.send(await queue.get())
 
+    async def _end_when_revoked(self) -> None:
+        """A socket outlives the request that authenticated it: re-check its credential
+        every staleness window (a cached lookup), and close with 1008 once it is revoked."""
+        revocations = self.services.auth.revocations
+        assert self.principal is not None
+        while True:
+            await asyncio.sleep(revocations.staleness_seconds)
+            with contextlib.suppress(StoreUnavailable):
+                if not await revocations.is_current(self.principal):
+                    self.close(POLICY_VIOLATION, "credentials revoked")
+                    return
+
     def on_close(self) -> None:
         websocket_closed()
         if self.subscription is not None:
             self.subscription.closed = True
             self.feed.hub.discard(self.subscription)
-        if self._writer is not None:
-            self._writer.cancel()
+        for task in (self._writer, self._standing):
+            if task is not None:
+                task.cancel()
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         """Refused upgrades are answered, not stack-traced (as in ``ApiHandler``)."""

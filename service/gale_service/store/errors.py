@@ -15,6 +15,14 @@ class PreconditionFailed(Exception):
         self.current_version = current_version
 
 
+class ItemsExist(Exception):
+    """An import names ids that are already stored; nothing was written."""
+
+    def __init__(self, ids: list[str]) -> None:
+        super().__init__(f"{len(ids)} id(s) already exist")
+        self.ids = ids
+
+
 StoreUnavailable = DatabaseUnavailable
 
-__all__ = ["ItemNotFound", "PreconditionFailed", "StoreUnavailable"]
+__all__ = ["ItemNotFound", "ItemsExist", "PreconditionFailed", "StoreUnavailable"]

@@ -18,10 +18,11 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from gale_service.db import MongoGateway
 from gale_service.db.driver import Document, Session, translate_errors
-from gale_service.store.errors import ItemNotFound, PreconditionFailed
+from gale_service.store.errors import ItemNotFound, ItemsExist, PreconditionFailed
 from gale_service.store.events import EventLog
 
 ITEMS = "items"
@@ -253,3 +254,55 @@ class ItemStore:
         if current is None:
             return ItemNotFound(item_id)
         return PreconditionFailed(current_version=int(current["version"]))
+
+    async def restore_many(
+        self, many: Sequence[Mapping[str, Any]], *, owner: str, skip_existing: bool = False
+    ) -> tuple[Sequence[Document], Sequence[str]]:
+        """Items as an export wrote them, ids, owners, timestamps and versions kept, with
+        their ``item.created`` events, in one transaction: ``(stored, skipped ids)``.
+
+        What an item leaves out is filled in as :meth:`create_many` would (a new id, now,
+        version 1, ``owner``). An id already stored raises :class:`ItemsExist` naming every
+        such id, and nothing is written, unless ``skip_existing``: then those lines are left
+        out and returned as skipped.
+        """
+        now = _now()
+        documents: list[Document] = []
+        kept = {"id", "owner", "created_at", "updated_at", "version"}
+        for fields in many:
+            created = fields.get("created_at", now)
+            # The same field order as create_many's, so a restored export reads back identical.
+            documents.append(
+                {
+                    "_id": ObjectId(fields["id"]) if "id" in fields else ObjectId(),
+                    **{key: value for key, value in fields.items() if key not in kept},
+                    "owner": fields.get("owner", owner),
+                    "created_at": created,
+                    "updated_at": fields.get("updated_at", created),
+                    "version": fields.get("version", 1),
+                }
+            )
+
+        async def write(session: Session) -> tuple[list[Document], list[str]]:
+            ids = [document["_id"] for document in documents]
+            found = self._items.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
+            existing = {document["_id"] async for document in found}
+            if existing and not skip_existing:
+                raise ItemsExist([str(oid) for oid in ids if oid in existing])
+            fresh = [document for document in documents if document["_id"] not in existing]
+            if fresh:
+                await self._items.insert_many(fresh, session=session)
+                await self.events.append_many(session, type="item.created", items=fresh, at=now)
+            return fresh, [str(oid) for oid in ids if oid in existing]
+
+        try:
+            async with translate_errors():
+                stored, skipped = await self._gateway.in_transaction(write)
+        except DuplicateKeyError:
+            # Stored by a concurrent writer after the check: name them as the check would.
+            ids = [document["_id"] for document in documents]
+            async with translate_errors():
+                found = self._items.find({"_id": {"$in": ids}}, {"_id": 1})
+                existing = {document["_id"] async for document in found}
+            raise ItemsExist([str(oid) for oid in ids if oid in existing]) from None
+        return [to_public(document) for document in stored], skipped

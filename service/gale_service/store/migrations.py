@@ -14,6 +14,7 @@ from pymongo import ASCENDING
 
 from gale_service.db import MongoGateway
 from gale_service.db.driver import translate_errors
+from gale_service.store.users import USERS, username_key
 
 log = logging.getLogger(__name__)
 META = "meta"
@@ -32,9 +33,37 @@ async def _events_indexes(gateway: MongoGateway) -> None:
     await gateway.collection("events").create_index([("at", ASCENDING)], name="at")
 
 
+async def _users_case_insensitive(gateway: MongoGateway) -> None:
+    """Give every user its case-folded ``key`` and make that unique.
+
+    Users created before this step may already differ only in case (``Bob`` and ``bob``):
+    the oldest keeps the name's key, the others are left without one (the index is sparse, so
+    they can still sign in) and are named in a warning for an operator to rename or remove.
+    """
+    users = gateway.collection(USERS)
+    taken: set[str] = set()
+    clashes: list[str] = []
+    async for user in users.find({}, {"_id": 1, "key": 1}).sort("created_at", ASCENDING):
+        key = username_key(str(user["_id"]))
+        if key in taken:
+            clashes.append(str(user["_id"]))
+            await users.update_one({"_id": user["_id"]}, {"$unset": {"key": ""}})
+            continue
+        taken.add(key)
+        if user.get("key") != key:
+            await users.update_one({"_id": user["_id"]}, {"$set": {"key": key}})
+    if clashes:
+        log.warning(
+            "usernames that differ from an older one only in letter case",
+            extra={"usernames": clashes},
+        )
+    await users.create_index([("key", ASCENDING)], name="key", unique=True, sparse=True)
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "items: tag and owner listing indexes", _items_indexes),
     (2, "events: time index for audit queries", _events_indexes),
+    (3, "users: usernames unique regardless of letter case", _users_case_insensitive),
 )
 
 

@@ -1,10 +1,15 @@
-"""Users in MongoDB: the username is the document ``_id``, so it is unique by construction.
+"""Users in MongoDB: the username is the document ``_id``, and its case-folded ``key`` is
+unique too (index ``key``), so ``Bob`` cannot be created beside ``bob``.
 
 Only password *hashes* are stored (argon2id, computed by the caller off the event loop).
+``generation`` and ``ended_sessions`` say which credentials still stand
+(:mod:`gale_service.auth.revocation`).
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,10 +19,25 @@ from gale_service.db import MongoGateway
 from gale_service.db.driver import Document, translate_errors
 
 USERS = "users"
+#: Ended sessions one user may have on record; beyond it, logout ends all of them instead.
+MAX_ENDED_SESSIONS = 100
 
 
 class UserExists(Exception):
-    """A user with that name already exists."""
+    """A user with that name (in any letter case) already exists."""
+
+
+def username_key(username: str) -> str:
+    """What makes two usernames the same: letter case never does."""
+    return username.casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Which of a user's credentials still stand: those of this generation, bar ended ones."""
+
+    generation: int = 0
+    ended: frozenset[str] = frozenset()
 
 
 class UserStore:
@@ -34,9 +54,11 @@ class UserStore:
     ) -> Document:
         document: Document = {
             "_id": username,
+            "key": username_key(username),
             "password_hash": password_hash,
             "is_admin": is_admin,
             "locale": None,
+            "generation": 0,
             "created_at": datetime.now(UTC),
         }
         try:
@@ -47,18 +69,72 @@ class UserStore:
         return document
 
     async def set_password(self, username: str, *, password_hash: str, is_admin: bool) -> None:
-        """Create or reset a user's password (the admin bootstrap's rotation path)."""
+        """Create or reset a user's password; a reset revokes every credential issued before."""
         update: dict[str, Any] = {"password_hash": password_hash, "is_admin": is_admin}
         async with translate_errors():
-            await self._users.update_one(
-                {"_id": username},
-                {"$set": update, "$setOnInsert": {"locale": None, "created_at": datetime.now(UTC)}},
-                upsert=True,
+            result = await self._users.update_one(
+                {"_id": username}, {"$set": update, "$inc": {"generation": 1}}
             )
+        if result.matched_count:
+            return
+        try:
+            await self.create(username, password_hash=password_hash, is_admin=is_admin)
+        except UserExists:
+            # Created meanwhile (another replica bootstrapping): reset it like any other.
+            async with translate_errors():
+                await self._users.update_one(
+                    {"_id": username}, {"$set": update, "$inc": {"generation": 1}}
+                )
 
     async def set_locale(self, username: str, locale: str | None) -> None:
         async with translate_errors():
             await self._users.update_one({"_id": username}, {"$set": {"locale": locale}})
+
+    async def standing(self, username: str) -> Standing:
+        """The user's generation and unexpired ended sessions (an unknown user: generation 0)."""
+        async with translate_errors():
+            found = await self._users.find_one(
+                {"_id": username}, {"generation": 1, "ended_sessions": 1}
+            )
+        if found is None:
+            return Standing()
+        now = time.time()
+        ended = found.get("ended_sessions") or {}
+        return Standing(
+            generation=int(found.get("generation") or 0),
+            ended=frozenset(sid for sid, until in ended.items() if until > now),
+        )
+
+    async def revoke_all(self, username: str) -> bool:
+        """End every credential of ``username``; whether the user exists."""
+        async with translate_errors():
+            result = await self._users.update_one(
+                {"_id": username},
+                {"$inc": {"generation": 1}, "$set": {"ended_sessions": {}}},
+            )
+        return bool(result.matched_count)
+
+    async def end_session(self, username: str, session: str, *, until: float) -> None:
+        """Record ``session`` as ended until ``until`` (epoch seconds), when it expires anyway.
+
+        One ``$set`` per session, so concurrent logouts never overwrite each other; expired
+        entries are pruned on the way, and past :data:`MAX_ENDED_SESSIONS` every session ends.
+        """
+        now = time.time()
+        async with translate_errors():
+            found = await self._users.find_one({"_id": username}, {"ended_sessions": 1})
+            if found is None:
+                return
+            ended: dict[str, float] = found.get("ended_sessions") or {}
+            live = [sid for sid, expiry in ended.items() if expiry > now]
+            if len(live) >= MAX_ENDED_SESSIONS:
+                await self.revoke_all(username)
+                return
+            update: dict[str, Any] = {"$set": {f"ended_sessions.{session}": until}}
+            expired = {f"ended_sessions.{sid}": "" for sid, t in ended.items() if t <= now}
+            if expired:
+                update["$unset"] = expired
+            await self._users.update_one({"_id": username}, update)
 
 
 def public_user(document: Document) -> Document:
