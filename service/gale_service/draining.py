@@ -133,6 +133,11 @@ def _received_anything(server_conn: HTTP1ServerConnection) -> bool:
     stream = server_conn.stream
     if stream.closed():
         return False
+    if not stream.reading():
+        # No read pending: a head has just been read and not yet handed to the delegate
+        # (or the next read is not started yet). Only a connection parked in its read for
+        # the next request is idle.
+        return True
     if getattr(stream, "_read_buffer_size", 0):
         return True  # part of a request is in Tornado's buffer
     poller = select.poll()

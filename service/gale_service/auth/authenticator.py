@@ -13,7 +13,7 @@ from gale_service.auth.revocation import Revocations
 from gale_service.auth.tokens import TokenPolicy, issue_token
 from gale_service.executors import Executors
 from gale_service.settings import Environment, Settings, SettingsError
-from gale_service.store.users import UserStore
+from gale_service.store.users import UserExists, UserStore
 
 log = logging.getLogger(__name__)
 
@@ -117,20 +117,29 @@ class Authenticator:
         if password is None:
             log.warning("no admin password configured; no admin user bootstrapped")
             return
-        user = await self.users.get(username)
-        if user is None and announce:
-            log.warning(
-                f"dev admin created: sign in as {username!r} with password {password}",
-                extra={"username": username},
-            )
-        if (
-            user is not None
-            and user.get("is_admin")
-            and await self.passwords.verify(user.get("password_hash"), password)
-        ):
-            return
-        await self.users.set_password(
-            username, password_hash=await self.passwords.hash(password), is_admin=True
-        )
+        for _ in range(2):
+            user = await self.users.get(username)
+            if (
+                user is not None
+                and user.get("is_admin")
+                and await self.passwords.verify(user.get("password_hash"), password)
+            ):
+                return
+            password_hash = await self.passwords.hash(password)
+            if user is not None:
+                await self.users.set_password(username, password_hash=password_hash, is_admin=True)
+                break
+            try:
+                await self.users.create(username, password_hash=password_hash, is_admin=True)
+            except UserExists:
+                # Another replica or worker bootstrapped it meanwhile, from the same secret:
+                # check that one again rather than reset it (a reset revokes its credentials).
+                continue
+            if announce:
+                log.warning(
+                    f"dev admin created: sign in as {username!r} with password {password}",
+                    extra={"username": username},
+                )
+            break
         self.revocations.forget(username)
         log.info("admin bootstrapped", extra={"username": username})
