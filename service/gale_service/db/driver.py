@@ -15,6 +15,7 @@ Everything above this module gets a :class:`MongoGateway` and never imports a dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import random
@@ -49,7 +50,12 @@ UNAVAILABLE_ERRORS: tuple[type[PyMongoError], ...] = (
 
 
 class DatabaseUnavailable(Exception):
-    """MongoDB cannot be reached right now; the caller should answer 503 and retry later."""
+    """MongoDB cannot serve this request right now (unreachable, or a transaction that kept
+    conflicting past its budget); the caller should answer 503 and retry later."""
+
+
+#: A transaction's outcome hook: called, detached from the request, after an attempt failed.
+AbortHook = Callable[[], Awaitable[None]]
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -67,6 +73,8 @@ class MongoGateway:
         self.transaction_budget = transaction_budget
         self.database_name = database
         self.database = client[database]
+        self._abort_hooks: dict[int, list[AbortHook]] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def collection(self, name: str) -> Collection:
         return self.database[name]
@@ -97,15 +105,23 @@ class MongoGateway:
         finally:
             await stream.close()
 
+    def after_abort(self, session: Session, hook: AbortHook) -> None:
+        """Run ``hook`` if the current transaction attempt of ``session`` does not commit.
+
+        It runs as a background task, so a failing write answers at once even if the hook
+        must wait (the event log fences its allocated positions this way).
+        """
+        self._abort_hooks.setdefault(id(session), []).append(hook)
+
     async def in_transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Run ``work(session)`` in a multi-document transaction, retrying transient errors.
 
-        Write conflicts (every writer bumps the same outbox counter) are retried, and so is a
-        commit whose result is unknown, but only until ``transaction_budget`` seconds have
-        passed. The drivers' own ``with_transaction`` keeps retrying for a fixed 120 s, so an
-        unreachable database would hold every write request for two minutes instead of
-        answering 503 at once. Connectivity errors are not retried: the caller answers 503
-        with Retry-After and the client decides.
+        A transient error (a write conflict on the same item, say) is retried after a jittered
+        exponential backoff, and so is a commit whose result is unknown, but only until
+        ``transaction_budget`` seconds have passed; then :func:`translate_errors` turns it into
+        :class:`DatabaseUnavailable` (503). The drivers' own ``with_transaction`` keeps
+        retrying for a fixed 120 s, which would hold a write request for two minutes.
+        Connectivity errors are not retried: the caller answers 503 with Retry-After.
         """
         deadline = time.monotonic() + self.transaction_budget
         session = await _maybe_await(self._client.start_session())
@@ -114,50 +130,78 @@ class MongoGateway:
                 try:
                     return await self._attempt(session, work, deadline=deadline)
                 except PyMongoError as error:
+                    backoff = random.uniform(0, min(0.005 * 2**attempt, 0.25))  # noqa: S311
                     retry = (
                         error.has_error_label("TransientTransactionError")
                         and not isinstance(error, UNAVAILABLE_ERRORS)
-                        and time.monotonic() < deadline
+                        and time.monotonic() + backoff < deadline
                     )
                     if not retry:
                         raise
-                    await asyncio.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))  # noqa: S311
+                    await asyncio.sleep(backoff)
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
+            self._abort_hooks.pop(id(session), None)
             await _maybe_await(session.end_session())
 
-    @staticmethod
     async def _attempt(
-        session: Session, work: Callable[[Session], Awaitable[T]], *, deadline: float
+        self, session: Session, work: Callable[[Session], Awaitable[T]], *, deadline: float
     ) -> T:
+        self._abort_hooks.pop(id(session), None)
         await _maybe_await(session.start_transaction())
         try:
             result = await work(session)
+            while True:
+                try:
+                    await _maybe_await(session.commit_transaction())
+                except PyMongoError as error:
+                    unknown = error.has_error_label("UnknownTransactionCommitResult")
+                    if unknown and time.monotonic() < deadline:
+                        continue
+                    raise
+                self._abort_hooks.pop(id(session), None)
+                return result
         except BaseException:
             if session.in_transaction:
-                await _maybe_await(session.abort_transaction())
+                with contextlib.suppress(PyMongoError):
+                    await _maybe_await(session.abort_transaction())
+            for hook in self._abort_hooks.pop(id(session), []):
+                self._detach(hook())
             raise
-        while True:
-            try:
-                await _maybe_await(session.commit_transaction())
-            except PyMongoError as error:
-                unknown = error.has_error_label("UnknownTransactionCommitResult")
-                if unknown and time.monotonic() < deadline:
-                    continue
-                raise
-            return result
+
+    def _detach(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            with contextlib.suppress(PyMongoError, DatabaseUnavailable):
+                await work
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=self.transaction_budget)
         await _maybe_await(self._client.close())
 
 
 @asynccontextmanager
 async def translate_errors() -> AsyncIterator[None]:
-    """Turn the drivers' connectivity errors into :class:`DatabaseUnavailable`."""
+    """Turn the drivers' connectivity errors, and transaction errors still transient once
+    the retry budget is spent, into :class:`DatabaseUnavailable`."""
     try:
         yield
     except UNAVAILABLE_ERRORS as error:
-        raise DatabaseUnavailable(str(error).split(",")[0][:200]) from error
+        raise DatabaseUnavailable(_reason(error)) from error
+    except PyMongoError as error:
+        if error.has_error_label("TransientTransactionError") or error.has_error_label(
+            "UnknownTransactionCommitResult"
+        ):
+            raise DatabaseUnavailable(f"transaction not committed: {_reason(error)}") from error
+        raise
+
+
+def _reason(error: BaseException) -> str:
+    return (str(error).split(",")[0][:200]) or type(error).__name__
 
 
 def connect(
