@@ -66,11 +66,19 @@ class MongoGateway:
     """A connected client plus the database the service uses, for either driver."""
 
     def __init__(
-        self, client: Any, *, database: str, driver: str, transaction_budget: float = 5.0
+        self,
+        client: Any,
+        *,
+        database: str,
+        driver: str,
+        transaction_budget: float = 5.0,
+        server_selection_timeout: float = 2.0,
     ) -> None:
         self._client = client
         self.driver = driver
         self.transaction_budget = transaction_budget
+        self.server_selection_timeout = server_selection_timeout
+        self._probe: asyncio.Task[None] | None = None
         self.database_name = database
         self.database = client[database]
         self._abort_hooks: dict[int, list[AbortHook]] = {}
@@ -82,6 +90,52 @@ class MongoGateway:
     async def ping(self) -> None:
         """Round-trip to the server; raises :class:`DatabaseUnavailable` when it can't."""
         async with translate_errors():
+            await self.database.command("ping")
+
+    @asynccontextmanager
+    async def operation(self) -> AsyncIterator[None]:
+        """Around every store operation: fail fast while no server is known (see
+        :meth:`available`), then :func:`translate_errors`."""
+        await self.available()
+        async with translate_errors():
+            yield
+
+    async def available(self) -> None:
+        """Return once the driver knows a writable server; :class:`DatabaseUnavailable`
+        after ``server_selection_timeout`` seconds otherwise.
+
+        With ``timeoutMS`` set, both drivers wait for a server for the whole remaining
+        operation timeout and ignore ``serverSelectionTimeoutMS``; Motor moreover waits in
+        its thread pool, so during an outage requests queued behind blocked threads. This
+        waits on the event loop instead, and answers within the server-selection timeout.
+        A background ping (one at a time) keeps the driver rediscovering the server.
+        """
+        if self._has_writable_server():
+            return
+        deadline = time.monotonic() + self.server_selection_timeout
+        while not self._has_writable_server():
+            if self._probe is None or self._probe.done():
+                self._probe = asyncio.get_running_loop().create_task(self._ping_quietly())
+            if time.monotonic() >= deadline:
+                raise DatabaseUnavailable(self.unavailable_reason())
+            await asyncio.sleep(0.02)
+
+    def _has_writable_server(self) -> bool:
+        return bool(self._client.topology_description.has_writable_server())
+
+    def unavailable_reason(self) -> str:
+        """Why the driver has no server: the last error its monitor recorded, if any."""
+        errors = [
+            str(description.error)
+            for description in self._client.topology_description.server_descriptions().values()
+            if description.error is not None
+        ]
+        if errors:
+            return f"no MongoDB server available: {errors[0][:200]}"
+        return f"no MongoDB server available within {self.server_selection_timeout:g} s"
+
+    async def _ping_quietly(self) -> None:
+        with contextlib.suppress(PyMongoError):
             await self.database.command("ping")
 
     async def aggregate(
@@ -123,6 +177,7 @@ class MongoGateway:
         retrying for a fixed 120 s, which would hold a write request for two minutes.
         Connectivity errors are not retried: the caller answers 503 with Retry-After.
         """
+        await self.available()
         deadline = time.monotonic() + self.transaction_budget
         session = await _maybe_await(self._client.start_session())
         try:
@@ -179,6 +234,8 @@ class MongoGateway:
         task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
         if self._background:
             await asyncio.wait(set(self._background), timeout=self.transaction_budget)
         await _maybe_await(self._client.close())
@@ -240,7 +297,11 @@ def connect(
     else:
         client = AsyncMongoClient(uri, **options)
     return MongoGateway(
-        client, database=database, driver=driver, transaction_budget=timeout_ms / 1000
+        client,
+        database=database,
+        driver=driver,
+        transaction_budget=timeout_ms / 1000,
+        server_selection_timeout=server_selection_timeout_ms / 1000,
     )
 
 

@@ -32,7 +32,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from gale_service.db import DatabaseUnavailable, MongoGateway
-from gale_service.db.driver import Document, Session, translate_errors
+from gale_service.db.driver import Document, Session
 
 EVENTS = "events"
 COUNTERS = "counters"
@@ -119,7 +119,7 @@ class EventLog:
 
     async def _allocate(self, count: int) -> int:
         """Reserve ``count`` positions outside any transaction; the last of them."""
-        async with translate_errors():
+        async with self._gateway.operation():
             counter = await self._counters.find_one_and_update(
                 {"_id": EVENTS},
                 {"$inc": {"seq": count}},
@@ -133,7 +133,7 @@ class EventLog:
         that is not an event yet (and waits for a transaction that holds it to finish)."""
         for seq in range(first, (first if last is None else last) + 1):
             try:
-                async with translate_errors():
+                async with self._gateway.operation():
                     await self._events.insert_one({"_id": seq, "type": ABANDONED})
             except DuplicateKeyError:
                 continue  # it committed (or another reader fenced it first)
@@ -145,7 +145,7 @@ class EventLog:
         bounds: dict[str, int] = {"$gt": seq}
         if up_to is not None:
             bounds["$lte"] = up_to
-        async with translate_errors():
+        async with self._gateway.operation():
             cursor = self._events.find({"_id": bounds}).sort("_id", 1).limit(limit)
             async for event in cursor:
                 yield event
@@ -156,7 +156,7 @@ class EventLog:
         It starts from the frontier a follower recorded and walks the contiguous entries
         after it, so it never passes a position that may still commit.
         """
-        async with translate_errors():
+        async with self._gateway.operation():
             recorded: dict[str, Any] | None = await self._counters.find_one({"_id": FRONTIER})
         position = int(recorded["seq"]) if recorded else 0
         while True:
@@ -171,7 +171,7 @@ class EventLog:
 
     async def record_frontier(self, position: int) -> None:
         """Remember a resolved frontier so a restarted follower need not walk the log."""
-        async with translate_errors():
+        async with self._gateway.operation():
             await self._counters.update_one(
                 {"_id": FRONTIER}, {"$max": {"seq": position}}, upsert=True
             )

@@ -20,7 +20,7 @@ from bson.errors import InvalidId
 from pymongo import ReturnDocument
 
 from gale_service.db import MongoGateway
-from gale_service.db.driver import Document, Session, translate_errors
+from gale_service.db.driver import Document, Session
 from gale_service.store.errors import ItemNotFound, PreconditionFailed
 from gale_service.store.events import EventLog
 
@@ -102,7 +102,7 @@ class ItemStore:
             await self._items.insert_one(document, session=session)
             await self.events.append(session, type="item.created", item=document, at=now)
 
-        async with translate_errors():
+        async with self._gateway.operation():
             await self._gateway.in_transaction(write)
         return to_public(document)
 
@@ -125,14 +125,14 @@ class ItemStore:
             await self._items.insert_many(documents, session=session)
             await self.events.append_many(session, type="item.created", items=documents, at=now)
 
-        async with translate_errors():
+        async with self._gateway.operation():
             await self._gateway.in_transaction(write)
         return [to_public(document) for document in documents]
 
     async def get(self, item_id: str, *, owner: str | None = None) -> Document:
         """``owner`` scopes the lookup: another owner's item is :class:`ItemNotFound`."""
         oid = _object_id(item_id)
-        async with translate_errors():
+        async with self._gateway.operation():
             document = await self._items.find_one(_scoped({"_id": oid}, owner))
         if document is None:
             raise ItemNotFound(item_id)
@@ -151,7 +151,7 @@ class ItemStore:
             query["tags"] = tag
         if cursor is not None:
             query["_id"] = {"$gt": decode_cursor(cursor, tag=tag)}
-        async with translate_errors():
+        async with self._gateway.operation():
             found = self._items.find(query).sort("_id", 1).limit(limit + 1)
             documents = [document async for document in found]
         has_more = len(documents) > limit
@@ -230,7 +230,7 @@ class ItemStore:
                 await self.events.append(session, type=event, item=document, at=now)
             return document
 
-        async with translate_errors():
+        async with self._gateway.operation():
             document = await self._gateway.in_transaction(transaction)
         if document is None:
             raise await self._why_unchanged(oid, item_id, owner=owner)
@@ -240,7 +240,7 @@ class ItemStore:
         self, *, batch_size: int = 500, owner: str | None = None
     ) -> AsyncIterator[Document]:
         """Every item (of ``owner``, if given) in ``_id`` order, streamed in batches."""
-        async with translate_errors():
+        async with self._gateway.operation():
             cursor = self._items.find(_scoped({}, owner)).sort("_id", 1).batch_size(batch_size)
             async for document in cursor:
                 yield to_public(document)
@@ -248,7 +248,7 @@ class ItemStore:
     async def _why_unchanged(
         self, oid: ObjectId, item_id: str, *, owner: str | None = None
     ) -> Exception:
-        async with translate_errors():
+        async with self._gateway.operation():
             current = await self._items.find_one(_scoped({"_id": oid}, owner), {"version": 1})
         if current is None:
             return ItemNotFound(item_id)
