@@ -91,3 +91,30 @@ async def test_64_concurrent_writers_all_succeed_with_exact_events(service: Live
     assert [e["seq"] for e in replayed] == [p for p in positions if p > middle]
     assert (await frame(resumed))["type"] == "subscribed"
     resumed.close()
+
+
+async def test_concurrent_writes_to_one_item_keep_its_order(service: LiveService) -> None:
+    """Same-item writers do conflict (on the item itself): they are retried with backoff,
+    all succeed, and their events follow the versions. A conflicting attempt fails at its
+    item write, before it allocates, so it leaves no gap for the feed to wait on."""
+    created = await service.fetch("/api/v1/items", method="POST", json_body={"name": "hot"})
+    item_id = json.loads(created.body)["id"]
+    watcher = await connect(service, token=service.token)
+    start = (await subscribe(watcher))["seq"]
+    writers = 16
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    updated = await concurrently(
+        service, [("PUT", f"/api/v1/items/{item_id}", {"name": f"v{n}"}) for n in range(writers)]
+    )
+    assert [r.code for r in updated] == [200] * writers, [r.body[:200] for r in updated]
+    live = await events_until(watcher, writers)
+    took = loop.time() - began
+    assert took < service.services.store.events.gap_timeout, f"the feed stalled {took:.1f} s"
+    assert [e["item"]["version"] for e in live] == list(range(2, writers + 2))
+    assert [e["seq"] for e in live] == sorted(e["seq"] for e in live)
+    versions = sorted(json.loads(r.body)["version"] for r in updated)
+    assert versions == list(range(2, writers + 2))
+    entries = [e async for e in service.services.store.events.since(start)]
+    assert [e["_id"] for e in entries] == list(range(start + 1, start + len(entries) + 1))
+    watcher.close()

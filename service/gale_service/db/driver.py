@@ -238,6 +238,8 @@ class MongoGateway:
             self._probe.cancel()
         if self._background:
             await asyncio.wait(set(self._background), timeout=self.transaction_budget)
+        for task in set(self._background):
+            task.cancel()  # readers fence what these would have
         await _maybe_await(self._client.close())
 
 

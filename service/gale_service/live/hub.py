@@ -94,7 +94,9 @@ class Hub:
             return
         self.position = seq
         frame = event_frame(event) if is_event(event) else None
-        self.recent.append(Published(seq, event, frame))
+        # What ``wants`` reads, not the item: the frame already holds that.
+        slim = {key: event.get(key) for key in ("_id", "type", "owner", "tags")}
+        self.recent.append(Published(seq, slim, frame))
         for subscription in list(self.subscriptions):
             if not subscription.joined or subscription.closed:
                 continue
