@@ -21,7 +21,7 @@ from tests.mongo import SecantusServer
 from tests.service.harness import LiveService, live_service
 
 SELECTION_MS = 1_000
-OPERATION_MS = 6_000
+OPERATION_MS = 4_000
 CLIENTS = 32
 #: Time for the driver to notice (the health monitor pings every 0.25 s) and CPU slack.
 NOTICE_SECONDS = 1.0
@@ -30,6 +30,7 @@ MARGIN_SECONDS = 1.5
 
 @dataclass(frozen=True)
 class Outcome:
+    method: str
     started: float
     took: float
     code: int
@@ -62,6 +63,7 @@ async def load(live: LiveService, n: int, stop: asyncio.Event, outcomes: list[Ou
             )
             outcomes.append(
                 Outcome(
+                    "POST" if write else "GET",
                     started,
                     loop.time() - started,
                     response.code,
@@ -89,7 +91,7 @@ async def test_requests_during_an_outage_answer_within_the_timeouts(
         await asyncio.sleep(1.0)
         stopped_at = loop.time()
         await asyncio.to_thread(own_server.kill)
-        await asyncio.sleep(NOTICE_SECONDS + 4 * SELECTION_MS / 1000)
+        await asyncio.sleep(OPERATION_MS / 1000 + NOTICE_SECONDS + 2 * SELECTION_MS / 1000)
         stop.set()
         await asyncio.gather(*clients)
 
@@ -97,9 +99,13 @@ async def test_requests_during_an_outage_answer_within_the_timeouts(
         assert {o.code for o in before} <= {200, 201, 503}
         assert len([o for o in before if o.code != 503]) > CLIENTS, "there was load"
         during = [o for o in outcomes if o.started >= stopped_at]
-        assert {o.code for o in during} == {503}, "never a 500 (or a success) while down"
+        in_flight = sorted((round(o.took, 1), o.method, o.code) for o in before)[-CLIENTS:]
+        assert {o.code for o in during} == {503}, f"never a 500 (or a success): {in_flight}"
         assert all(o.retry_after is not None and int(o.retry_after) >= 1 for o in during)
-        assert max(o.took for o in outcomes) < OPERATION_MS / 1000 + MARGIN_SECONDS
+        slowest = max(outcomes, key=lambda o: o.took)
+        assert slowest.took < OPERATION_MS / 1000 + MARGIN_SECONDS, (
+            f"{slowest}, started {slowest.started - stopped_at:+.2f} s from the kill"
+        )
         noticed = [o.took for o in during if o.started >= stopped_at + NOTICE_SECONDS]
         assert noticed, "no request could even start after the outage was noticed: 503s too slow"
         assert max(noticed) < SELECTION_MS / 1000 + MARGIN_SECONDS, (

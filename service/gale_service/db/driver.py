@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import itertools
 import random
@@ -24,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import pymongo
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import (
     ConnectionFailure,
@@ -73,11 +75,15 @@ class MongoGateway:
         driver: str,
         transaction_budget: float = 5.0,
         server_selection_timeout: float = 2.0,
+        operation_timeout: float | None = None,
     ) -> None:
         self._client = client
         self.driver = driver
         self.transaction_budget = transaction_budget
         self.server_selection_timeout = server_selection_timeout
+        self.operation_timeout = (
+            transaction_budget if operation_timeout is None else operation_timeout
+        )
         self._probe: asyncio.Task[None] | None = None
         self.database_name = database
         self.database = client[database]
@@ -93,12 +99,22 @@ class MongoGateway:
             await self.database.command("ping")
 
     @asynccontextmanager
-    async def operation(self) -> AsyncIterator[None]:
+    async def operation(self, *, streaming: bool = False) -> AsyncIterator[None]:
         """Around every store operation: fail fast while no server is known (see
-        :meth:`available`), then :func:`translate_errors`."""
+        :meth:`available`), then :func:`translate_errors`.
+
+        Unless ``streaming`` (a cursor a client reads at its own pace), the operation gets
+        one deadline, ``timeoutMS`` from now, for all it sends. That deadline starts before
+        Motor queues the work for its thread pool: otherwise time spent waiting for a
+        thread came on top of timeoutMS (in an outage, requests answered after twice timeoutMS).
+        """
         await self.available()
-        async with translate_errors():
-            yield
+        deadline = (
+            contextlib.nullcontext() if streaming else pymongo.timeout(self.operation_timeout)
+        )
+        with deadline:
+            async with translate_errors():
+                yield
 
     async def available(self) -> None:
         """Return once the driver knows a writable server; :class:`DatabaseUnavailable`
@@ -181,23 +197,28 @@ class MongoGateway:
         deadline = time.monotonic() + self.transaction_budget
         session = await _maybe_await(self._client.start_session())
         try:
-            for attempt in itertools.count():
-                try:
-                    return await self._attempt(session, work, deadline=deadline)
-                except PyMongoError as error:
-                    backoff = random.uniform(0, min(0.005 * 2**attempt, 0.25))  # noqa: S311
-                    retry = (
-                        error.has_error_label("TransientTransactionError")
-                        and not isinstance(error, UNAVAILABLE_ERRORS)
-                        and time.monotonic() + backoff < deadline
-                    )
-                    if not retry:
-                        raise
-                    await asyncio.sleep(backoff)
+            # One client-side deadline for every operation of every attempt; otherwise each
+            # retry (a commit whose result is unknown, above all) got a timeoutMS of its own
+            # and a write in flight when the database died answered after twice the budget.
+            with pymongo.timeout(self.transaction_budget):
+                for attempt in itertools.count():
+                    try:
+                        return await self._attempt(session, work, deadline=deadline)
+                    except PyMongoError as error:
+                        backoff = random.uniform(0, min(0.005 * 2**attempt, 0.25))  # noqa: S311
+                        retry = (
+                            error.has_error_label("TransientTransactionError")
+                            and not isinstance(error, UNAVAILABLE_ERRORS)
+                            and time.monotonic() + backoff < deadline
+                        )
+                        if not retry:
+                            raise
+                        await asyncio.sleep(backoff)
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
             self._abort_hooks.pop(id(session), None)
-            await _maybe_await(session.end_session())
+            with pymongo.timeout(self.server_selection_timeout):  # best effort; see below
+                await _maybe_await(session.end_session())
 
     async def _attempt(
         self, session: Session, work: Callable[[Session], Awaitable[T]], *, deadline: float
@@ -218,7 +239,13 @@ class MongoGateway:
                 return result
         except BaseException:
             if session.in_transaction:
-                with contextlib.suppress(PyMongoError):
+                # Best effort, and short: after a connectivity error the abort would
+                # otherwise wait the rest of the budget for a server that is gone (the
+                # server aborts an abandoned transaction by itself).
+                with (
+                    contextlib.suppress(PyMongoError),
+                    pymongo.timeout(self.server_selection_timeout),
+                ):
                     await _maybe_await(session.abort_transaction())
             for hook in self._abort_hooks.pop(id(session), []):
                 self._detach(hook())
@@ -229,7 +256,8 @@ class MongoGateway:
             with contextlib.suppress(PyMongoError, DatabaseUnavailable):
                 await work
 
-        task = asyncio.get_running_loop().create_task(run())
+        # A fresh context: not the failed transaction's (nearly spent) client deadline.
+        task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -304,6 +332,7 @@ def connect(
         driver=driver,
         transaction_budget=timeout_ms / 1000,
         server_selection_timeout=server_selection_timeout_ms / 1000,
+        operation_timeout=timeout_ms / 1000,
     )
 
 

@@ -176,7 +176,8 @@ class EventLog:
         position = int(recorded["seq"]) if recorded else 0
         while True:
             advanced = position
-            async for entry in self.since(position):
+            # Read the batch whole: leaving an async generator early defers its cleanup.
+            for entry in [entry async for entry in self.since(position)]:
                 if int(entry["_id"]) != advanced + 1:
                     break
                 advanced += 1

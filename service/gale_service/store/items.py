@@ -240,7 +240,7 @@ class ItemStore:
         self, *, batch_size: int = 500, owner: str | None = None
     ) -> AsyncIterator[Document]:
         """Every item (of ``owner``, if given) in ``_id`` order, streamed in batches."""
-        async with self._gateway.operation():
+        async with self._gateway.operation(streaming=True):
             cursor = self._items.find(_scoped({}, owner)).sort("_id", 1).batch_size(batch_size)
             async for document in cursor:
                 yield to_public(document)
