@@ -38,12 +38,21 @@ class SecantusServer:
                 str(self.storage),
                 "--log-level",
                 "WARNING",
+                # Acknowledged journaled writes must survive kill -9, as on mongod.
+                "--sync-on-commit",
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
         log.close()
         wait_for_port(self.port, timeout=60)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing gets flushed on the way out."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -155,6 +155,7 @@ class EmbeddedMongo:
                 str(storage),
                 "--log-level",
                 "WARNING",
+                "--sync-on-commit",
             ],
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -63,9 +63,12 @@ class Health:
                 async with asyncio.timeout(PING_FRESH_SECONDS):
                     await gateway.ping()
             except (DatabaseUnavailable, TimeoutError) as error:
+                # A ping cut by our own timeout carries no text: the driver's monitor knows
+                # why (connection refused, say), and that is what the warning should say.
+                reason = str(error) or gateway.unavailable_reason()
                 if self.last_db_error is None:
-                    log.warning("database ping failing", extra={"error": str(error)})
-                self.last_db_error = str(error) or type(error).__name__
+                    log.warning("database ping failing", extra={"error": reason})
+                self.last_db_error = reason
             else:
                 if self.last_db_error is not None and self.last_db_ok is not None:
                     log.info("database reachable again")

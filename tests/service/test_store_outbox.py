@@ -6,6 +6,8 @@ import asyncio
 import json
 
 import pytest
+from gale_service.store import StoreUnavailable
+from gale_service.store.events import ABANDONED
 from pymongo.errors import DuplicateKeyError
 
 from tests.service.harness import LiveService
@@ -31,7 +33,7 @@ async def test_each_write_appends_its_event(service: LiveService) -> None:
     assert after_first == [2, 3]
 
 
-async def test_concurrent_writers_get_a_gap_free_sequence(service: LiveService) -> None:
+async def test_concurrent_writers_that_all_commit_leave_no_gap(service: LiveService) -> None:
     writers = 12
     responses = await asyncio.gather(
         *(
@@ -61,18 +63,52 @@ async def test_concurrent_writers_get_a_gap_free_sequence(service: LiveService) 
 async def test_a_failing_write_leaves_neither_item_nor_event(service: LiveService) -> None:
     store = service.services.store
     kept = await store.create({"name": "kept", "description": "", "tags": []}, owner="me")
-    # Occupy the next sequence number so the event insert fails after the item insert and
-    # the counter bump already happened inside the transaction.
+    # Occupy the next positions, as a reader's tombstone would, so each event insert fails
+    # after the item write and the allocation already happened.
     events = service.services.gateway.collection("events")
-    await events.insert_one({"_id": 2, "type": "squatter"})
-    with pytest.raises(DuplicateKeyError):
+    await events.insert_many([{"_id": n, "type": "squatter"} for n in (2, 3, 4)])
+    with pytest.raises(StoreUnavailable):
         await store.create({"name": "lost", "description": "", "tags": []}, owner="me")
-    with pytest.raises(DuplicateKeyError):
+    with pytest.raises(StoreUnavailable):
         await store.replace(kept["id"], {"name": "changed", "description": "", "tags": []})
-    with pytest.raises(DuplicateKeyError):
+    with pytest.raises(StoreUnavailable):
         await store.delete(kept["id"])
     page = await store.list(limit=10)
     assert [item["name"] for item in page.items] == ["kept"]
     assert page.items[0]["version"] == 1
-    assert await store.events.last_sequence() == 1
-    assert [e["type"] async for e in store.events.since(0)] == ["item.created", "squatter"]
+    assert [e["type"] async for e in store.events.since(0)] == ["item.created"] + ["squatter"] * 3
+    after = await store.create({"name": "after", "description": "", "tags": []}, owner="me")
+    assert [(e["_id"], e["type"]) async for e in store.events.since(4)] == [(5, "item.created")]
+    assert await store.events.last_sequence() == 5
+    assert (await store.get(after["id"]))["name"] == "after"
+
+
+async def test_the_frontier_waits_for_an_allocated_position_then_abandons_it(
+    service: LiveService,
+) -> None:
+    """A position allocated by a writer that never commits (it crashed, say) holds the
+    frontier back only until the gap timeout; then a tombstone fences it for good."""
+    store = service.services.store
+    follower = service.services.feed.follower
+    hub = service.services.feed.hub
+    await store.create({"name": "one", "description": "", "tags": []}, owner="me")
+    await follower.catch_up()
+    start = hub.position
+    assert start is not None
+    counters = service.services.gateway.collection("counters")
+    await counters.update_one({"_id": "events"}, {"$inc": {"seq": 1}})  # a writer that died
+    await store.create({"name": "two", "description": "", "tags": []}, owner="me")
+    await follower.catch_up()
+    assert hub.position == start, "never past a position that may still commit"
+    assert await store.events.last_sequence() == start
+
+    store.events.gap_timeout = 0.0
+    await follower.catch_up()
+    assert hub.position == start + 2
+    entries = [(e["_id"], e["type"]) async for e in store.events.since(start)]
+    assert entries == [(start + 1, ABANDONED), (start + 2, "item.created")]
+    # The dead writer's late insert cannot land on the fenced position.
+    with pytest.raises(DuplicateKeyError):
+        await service.services.gateway.collection("events").insert_one(
+            {"_id": start + 1, "type": "item.created"}
+        )

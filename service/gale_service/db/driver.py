@@ -15,6 +15,8 @@ Everything above this module gets a :class:`MongoGateway` and never imports a dr
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import inspect
 import itertools
 import random
@@ -23,6 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import pymongo
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.errors import (
     ConnectionFailure,
@@ -49,7 +52,12 @@ UNAVAILABLE_ERRORS: tuple[type[PyMongoError], ...] = (
 
 
 class DatabaseUnavailable(Exception):
-    """MongoDB cannot be reached right now; the caller should answer 503 and retry later."""
+    """MongoDB cannot serve this request right now (unreachable, or a transaction that kept
+    conflicting past its budget); the caller should answer 503 and retry later."""
+
+
+#: A transaction's outcome hook: called, detached from the request, after an attempt failed.
+AbortHook = Callable[[], Awaitable[None]]
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -60,13 +68,27 @@ class MongoGateway:
     """A connected client plus the database the service uses, for either driver."""
 
     def __init__(
-        self, client: Any, *, database: str, driver: str, transaction_budget: float = 5.0
+        self,
+        client: Any,
+        *,
+        database: str,
+        driver: str,
+        transaction_budget: float = 5.0,
+        server_selection_timeout: float = 2.0,
+        operation_timeout: float | None = None,
     ) -> None:
         self._client = client
         self.driver = driver
         self.transaction_budget = transaction_budget
+        self.server_selection_timeout = server_selection_timeout
+        self.operation_timeout = (
+            transaction_budget if operation_timeout is None else operation_timeout
+        )
+        self._probe: asyncio.Task[None] | None = None
         self.database_name = database
         self.database = client[database]
+        self._abort_hooks: dict[int, list[AbortHook]] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     def collection(self, name: str) -> Collection:
         return self.database[name]
@@ -74,6 +96,62 @@ class MongoGateway:
     async def ping(self) -> None:
         """Round-trip to the server; raises :class:`DatabaseUnavailable` when it can't."""
         async with translate_errors():
+            await self.database.command("ping")
+
+    @asynccontextmanager
+    async def operation(self, *, streaming: bool = False) -> AsyncIterator[None]:
+        """Around every store operation: fail fast while no server is known (see
+        :meth:`available`), then :func:`translate_errors`.
+
+        Unless ``streaming`` (a cursor a client reads at its own pace), the operation gets
+        one deadline, ``timeoutMS`` from now, for all it sends. That deadline starts before
+        Motor queues the work for its thread pool: otherwise time spent waiting for a
+        thread came on top of timeoutMS (in an outage, requests answered after twice timeoutMS).
+        """
+        await self.available()
+        deadline = (
+            contextlib.nullcontext() if streaming else pymongo.timeout(self.operation_timeout)
+        )
+        with deadline:
+            async with translate_errors():
+                yield
+
+    async def available(self) -> None:
+        """Return once the driver knows a writable server; :class:`DatabaseUnavailable`
+        after ``server_selection_timeout`` seconds otherwise.
+
+        With ``timeoutMS`` set, both drivers wait for a server for the whole remaining
+        operation timeout and ignore ``serverSelectionTimeoutMS``; Motor moreover waits in
+        its thread pool, so during an outage requests queued behind blocked threads. This
+        waits on the event loop instead, and answers within the server-selection timeout.
+        A background ping (one at a time) keeps the driver rediscovering the server.
+        """
+        if self._has_writable_server():
+            return
+        deadline = time.monotonic() + self.server_selection_timeout
+        while not self._has_writable_server():
+            if self._probe is None or self._probe.done():
+                self._probe = asyncio.get_running_loop().create_task(self._ping_quietly())
+            if time.monotonic() >= deadline:
+                raise DatabaseUnavailable(self.unavailable_reason())
+            await asyncio.sleep(0.02)
+
+    def _has_writable_server(self) -> bool:
+        return bool(self._client.topology_description.has_writable_server())
+
+    def unavailable_reason(self) -> str:
+        """Why the driver has no server: the last error its monitor recorded, if any."""
+        errors = [
+            str(description.error)
+            for description in self._client.topology_description.server_descriptions().values()
+            if description.error is not None
+        ]
+        if errors:
+            return f"no MongoDB server available: {errors[0][:200]}"
+        return f"no MongoDB server available within {self.server_selection_timeout:g} s"
+
+    async def _ping_quietly(self) -> None:
+        with contextlib.suppress(PyMongoError):
             await self.database.command("ping")
 
     async def aggregate(
@@ -97,67 +175,120 @@ class MongoGateway:
         finally:
             await stream.close()
 
+    def after_abort(self, session: Session, hook: AbortHook) -> None:
+        """Run ``hook`` if the current transaction attempt of ``session`` does not commit.
+
+        It runs as a background task, so a failing write answers at once even if the hook
+        must wait (the event log fences its allocated positions this way).
+        """
+        self._abort_hooks.setdefault(id(session), []).append(hook)
+
     async def in_transaction(self, work: Callable[[Session], Awaitable[T]]) -> T:
         """Run ``work(session)`` in a multi-document transaction, retrying transient errors.
 
-        Write conflicts (every writer bumps the same outbox counter) are retried, and so is a
-        commit whose result is unknown, but only until ``transaction_budget`` seconds have
-        passed. The drivers' own ``with_transaction`` keeps retrying for a fixed 120 s, so an
-        unreachable database would hold every write request for two minutes instead of
-        answering 503 at once. Connectivity errors are not retried: the caller answers 503
-        with Retry-After and the client decides.
+        A transient error (a write conflict on the same item, say) is retried after a jittered
+        exponential backoff, and so is a commit whose result is unknown, but only until
+        ``transaction_budget`` seconds have passed; then :func:`translate_errors` turns it into
+        :class:`DatabaseUnavailable` (503). The drivers' own ``with_transaction`` keeps
+        retrying for a fixed 120 s, which would hold a write request for two minutes.
+        Connectivity errors are not retried: the caller answers 503 with Retry-After.
         """
+        await self.available()
         deadline = time.monotonic() + self.transaction_budget
         session = await _maybe_await(self._client.start_session())
         try:
-            for attempt in itertools.count():
-                try:
-                    return await self._attempt(session, work, deadline=deadline)
-                except PyMongoError as error:
-                    retry = (
-                        error.has_error_label("TransientTransactionError")
-                        and not isinstance(error, UNAVAILABLE_ERRORS)
-                        and time.monotonic() < deadline
-                    )
-                    if not retry:
-                        raise
-                    await asyncio.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.25)))  # noqa: S311
+            # One client-side deadline for every operation of every attempt; otherwise each
+            # retry (a commit whose result is unknown, above all) got a timeoutMS of its own
+            # and a write in flight when the database died answered after twice the budget.
+            with pymongo.timeout(self.transaction_budget):
+                for attempt in itertools.count():
+                    try:
+                        return await self._attempt(session, work, deadline=deadline)
+                    except PyMongoError as error:
+                        backoff = random.uniform(0, min(0.005 * 2**attempt, 0.25))  # noqa: S311
+                        retry = (
+                            error.has_error_label("TransientTransactionError")
+                            and not isinstance(error, UNAVAILABLE_ERRORS)
+                            and time.monotonic() + backoff < deadline
+                        )
+                        if not retry:
+                            raise
+                        await asyncio.sleep(backoff)
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
-            await _maybe_await(session.end_session())
+            self._abort_hooks.pop(id(session), None)
+            with pymongo.timeout(self.server_selection_timeout):  # best effort; see below
+                await _maybe_await(session.end_session())
 
-    @staticmethod
     async def _attempt(
-        session: Session, work: Callable[[Session], Awaitable[T]], *, deadline: float
+        self, session: Session, work: Callable[[Session], Awaitable[T]], *, deadline: float
     ) -> T:
+        self._abort_hooks.pop(id(session), None)
         await _maybe_await(session.start_transaction())
         try:
             result = await work(session)
+            while True:
+                try:
+                    await _maybe_await(session.commit_transaction())
+                except PyMongoError as error:
+                    unknown = error.has_error_label("UnknownTransactionCommitResult")
+                    if unknown and time.monotonic() < deadline:
+                        continue
+                    raise
+                self._abort_hooks.pop(id(session), None)
+                return result
         except BaseException:
             if session.in_transaction:
-                await _maybe_await(session.abort_transaction())
+                # Best effort, and short: after a connectivity error the abort would
+                # otherwise wait the rest of the budget for a server that is gone (the
+                # server aborts an abandoned transaction by itself).
+                with (
+                    contextlib.suppress(PyMongoError),
+                    pymongo.timeout(self.server_selection_timeout),
+                ):
+                    await _maybe_await(session.abort_transaction())
+            for hook in self._abort_hooks.pop(id(session), []):
+                self._detach(hook())
             raise
-        while True:
-            try:
-                await _maybe_await(session.commit_transaction())
-            except PyMongoError as error:
-                unknown = error.has_error_label("UnknownTransactionCommitResult")
-                if unknown and time.monotonic() < deadline:
-                    continue
-                raise
-            return result
+
+    def _detach(self, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            with contextlib.suppress(PyMongoError, DatabaseUnavailable):
+                await work
+
+        # A fresh context: not the failed transaction's (nearly spent) client deadline.
+        task = asyncio.get_running_loop().create_task(run(), context=contextvars.Context())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=self.transaction_budget)
+        for task in set(self._background):
+            task.cancel()  # readers fence what these would have
         await _maybe_await(self._client.close())
 
 
 @asynccontextmanager
 async def translate_errors() -> AsyncIterator[None]:
-    """Turn the drivers' connectivity errors into :class:`DatabaseUnavailable`."""
+    """Turn the drivers' connectivity errors, and transaction errors still transient once
+    the retry budget is spent, into :class:`DatabaseUnavailable`."""
     try:
         yield
     except UNAVAILABLE_ERRORS as error:
-        raise DatabaseUnavailable(str(error).split(",")[0][:200]) from error
+        raise DatabaseUnavailable(_reason(error)) from error
+    except PyMongoError as error:
+        if error.has_error_label("TransientTransactionError") or error.has_error_label(
+            "UnknownTransactionCommitResult"
+        ):
+            raise DatabaseUnavailable(f"transaction not committed: {_reason(error)}") from error
+        raise
+
+
+def _reason(error: BaseException) -> str:
+    return (str(error).split(",")[0][:200]) or type(error).__name__
 
 
 def connect(
@@ -196,7 +327,12 @@ def connect(
     else:
         client = AsyncMongoClient(uri, **options)
     return MongoGateway(
-        client, database=database, driver=driver, transaction_budget=timeout_ms / 1000
+        client,
+        database=database,
+        driver=driver,
+        transaction_budget=timeout_ms / 1000,
+        server_selection_timeout=server_selection_timeout_ms / 1000,
+        operation_timeout=timeout_ms / 1000,
     )
 
 

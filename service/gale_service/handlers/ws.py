@@ -3,7 +3,8 @@
 The upgrade is refused unless the caller is authenticated (bearer token, or session cookie
 from a page) and, for browsers, the ``Origin`` is allowed: a cookie-authenticated WebSocket
 is otherwise open to cross-site hijacking, since browsers do not apply CORS to WebSockets.
-Frames out go through the subscription's bounded queue (see ``live.hub``).
+Frames out go through the subscription's bounded queue (see ``live.hub``); one writer task
+per socket sends them, and catches the subscription up from the log when it fell behind.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from gale_service.auth.principal import Principal
 from gale_service.auth.request import authenticate, unauthorized
 from gale_service.live.feed import LiveFeed
 from gale_service.live.frames import dumps, error_frame, subscribed_frame
-from gale_service.live.hub import Subscription
+from gale_service.live.hub import SLOW_SEND_SECONDS, TRY_AGAIN_LATER, Subscription
 from gale_service.live.messages import InvalidMessage, parse_client_message
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
 from gale_service.security.headers import new_nonce, security_headers
-from gale_service.store.errors import StoreUnavailable
+from gale_service.store import StoreUnavailable
 from gale_service.telemetry.metrics import websocket_closed, websocket_message, websocket_opened
 from gale_service.telemetry.tracing import websocket_message_span
 
 POLICY_VIOLATION = 1008
+#: Put in the queue to wake the writer; never sent.
+WAKE = ""
 
 
 class LiveSocketHandler(WebSocketHandler):
@@ -42,6 +45,8 @@ class LiveSocketHandler(WebSocketHandler):
         self.invalid_messages = 0
         self._writer: asyncio.Task[None] | None = None
         self._standing: asyncio.Task[None] | None = None
+        #: A subscribe request the writer has yet to act on.
+        self._pending: dict[str, Any] | None = None
 
     @property
     def feed(self) -> LiveFeed:
@@ -143,42 +148,67 @@ class LiveSocketHandler(WebSocketHandler):
         await self._subscribe(request)
 
     async def _subscribe(self, request: dict[str, Any]) -> None:
+        """Hand the request to the writer, the only task that sends queued or replayed
+        frames, so a replay and live frames can never interleave out of order."""
         subscription = self.subscription
         assert subscription is not None
-        tags = request.get("tags")
-        subscription.tags = frozenset(tags) if tags else None
-        resume_from = request.get("resume_from")
-        if resume_from is None and subscription.joined:
-            resume_from = subscription.last_seq  # changing the filter keeps the position
-        try:
-            seq = await self.feed.join(subscription, resume_from=resume_from, send=self.enqueue)
-            await self.enqueue(subscribed_frame(seq=seq, tags=tags))
-        except WebSocketClosedError:
-            return
-
-    async def enqueue(self, frame: str) -> None:
-        """Send through the queue, behind anything already queued: with one writer, frames
-        leave in sequence order even when a re-subscribe replays while live frames wait.
-        Unlike the hub, this waits for room (the replay is paced by the client)."""
-        subscription = self.subscription
-        assert subscription is not None
-        while not subscription.closed:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await subscription.queue.put(frame)
-                return
-        raise WebSocketClosedError()
+        self._pending = request
+        with contextlib.suppress(asyncio.QueueFull):
+            subscription.queue.put_nowait(WAKE)  # a full queue: the writer is busy anyway
 
     async def send(self, frame: str) -> None:
         await self.write_message(frame)
         websocket_message("out")
 
+    async def _send_or_drop(self, frame: str) -> None:
+        """Send one frame; a socket that accepts none for ``SLOW_SEND_SECONDS`` is a really
+        slow consumer, closed with 1013 so it reconnects and resumes."""
+        try:
+            async with asyncio.timeout(SLOW_SEND_SECONDS):
+                await self.send(frame)
+        except TimeoutError:
+            assert self.subscription is not None
+            self.feed.hub.drop(self.subscription, TRY_AGAIN_LATER, "slow consumer")
+            raise WebSocketClosedError() from None
+
     async def _write_queued(self) -> None:
-        assert self.subscription is not None
-        queue = self.subscription.queue
+        subscription = self.subscription
+        assert subscription is not None
+        queue = subscription.queue
         with contextlib.suppress(WebSocketClosedError):
-            while True:
-                await self.send(await queue.get())
+            try:
+                while not subscription.closed:
+                    if self._pending is not None:
+                        request, self._pending = self._pending, None
+                        await self._join(request)
+                    elif subscription.behind and queue.empty():
+                        await self.feed.catch_up(subscription, send=self._send_or_drop)
+                    elif frame := await queue.get():
+                        await self._send_or_drop(frame)
+            except StoreUnavailable:
+                self.feed.hub.drop(subscription, TRY_AGAIN_LATER, "live feed cannot read events")
+
+    async def _join(self, request: dict[str, Any]) -> None:
+        subscription = self.subscription
+        assert subscription is not None
+        tags = request.get("tags")
+        subscription.tags = frozenset(tags) if tags else None
+        resume_from = request.get("resume_from")
+        if resume_from is None and (subscription.joined or subscription.behind):
+            # Changing the filter keeps the position: send what is queued first, so the
+            # ``subscribed`` position is not ahead of a frame the client still gets.
+            while not subscription.queue.empty():
+                if frame := subscription.queue.get_nowait():
+                    await self._send_or_drop(frame)
+            seq = subscription.last_seq
+        else:
+            subscription.joined = False
+            while not subscription.queue.empty():
+                subscription.queue.get_nowait()
+            seq = await self.feed.join(
+                subscription, resume_from=resume_from, send=self._send_or_drop
+            )
+        await self._send_or_drop(subscribed_frame(seq=seq, tags=tags))
 
     async def _end_when_revoked(self) -> None:
         """A socket outlives the request that authenticated it: re-check its credential

@@ -1,9 +1,13 @@
 """Following the ``events`` collection so every replica sees every replica's writes.
 
-The outbox's sequence numbers are gap-free in commit order, so "everything after the last
-sequence I published" is a complete read. Reads are triggered by a change stream when the
-server offers one (low latency) and, in any case, by a poll every ``poll_interval`` seconds
-(the fallback for servers without change streams, and the safety net if a stream dies).
+The follower publishes the log in position order and never past a gap: a missing position
+may belong to a transaction that has not committed yet (see ``store.events``). It waits for
+that position up to the log's ``gap_timeout``, then abandons it (a fence: it is an event or
+a tombstone from then on) and moves on. So the hub's position is always a resolved frontier,
+and "everything after the position I resumed from" is a complete read. Reads are triggered by
+a change stream when the server offers one (low latency) and, in any case, by a poll every
+``poll_interval`` seconds (the fallback for servers without change streams, the safety net if
+a stream dies, and the clock that ends a gap's wait).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from pymongo.errors import OperationFailure, PyMongoError
 
@@ -25,6 +30,8 @@ AWAIT_MS = 1000
 #: "$changeStream is only supported on replica sets", CommandNotSupported, and friends.
 NO_CHANGE_STREAMS = frozenset({40573, 115, 303})
 STOP_TIMEOUT_SECONDS = 5.0
+#: How often the resolved frontier is recorded (so a restart need not walk the log).
+RECORD_SECONDS = 1.0
 
 
 class EventFollower:
@@ -39,6 +46,10 @@ class EventFollower:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
         self._announced = False
+        #: The first missing position and when it was first seen missing.
+        self._gap: tuple[int, float] | None = None
+        self._recorded_at = 0.0
+        self._recorded = 0
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -78,6 +89,7 @@ class EventFollower:
             self._wake.clear()
             try:
                 await self.catch_up()
+                await self._record()
             except DatabaseUnavailable as error:
                 if self.stopping():
                     return
@@ -85,14 +97,39 @@ class EventFollower:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def catch_up(self) -> None:
-        """Publish every event after the hub's position, in order."""
+        """Publish every entry after the hub's position, in order, up to the first gap; a
+        gap that outlived the log's ``gap_timeout`` is abandoned and passed."""
         while True:
             position = self._hub.position or 0
             batch = [event async for event in self._events.since(position)]
-            for event in batch:
-                self._hub.publish(event)
-            if not batch:
+            expected = position + 1
+            for entry in batch:
+                if int(entry["_id"]) != expected:
+                    break
+                self._hub.publish(entry)
+                expected += 1
+            else:
+                self._gap = None
+                if batch:
+                    continue
                 return
+            now = time.monotonic()
+            if self._gap is None or self._gap[0] != expected:
+                self._gap = (expected, now)
+            if now - self._gap[1] < self._events.gap_timeout:
+                return  # the next change or poll looks again
+            log.warning(
+                "abandoning an event position that never committed", extra={"seq": expected}
+            )
+            await self._events.abandon(expected)
+            self._gap = None
+
+    async def _record(self) -> None:
+        position = self._hub.position or 0
+        now = time.monotonic()
+        if position > self._recorded and now - self._recorded_at >= RECORD_SECONDS:
+            await self._events.record_frontier(position)
+            self._recorded, self._recorded_at = position, now
 
     async def _watch(self) -> None:
         """Wake the follower on each insert into ``events``; give up quietly if unsupported."""

@@ -21,7 +21,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from gale_service.db import MongoGateway
-from gale_service.db.driver import Document, Session, translate_errors
+from gale_service.db.driver import Document, Session
 from gale_service.store.errors import ItemNotFound, ItemsExist, PreconditionFailed
 from gale_service.store.events import EventLog
 
@@ -103,7 +103,7 @@ class ItemStore:
             await self._items.insert_one(document, session=session)
             await self.events.append(session, type="item.created", item=document, at=now)
 
-        async with translate_errors():
+        async with self._gateway.operation():
             await self._gateway.in_transaction(write)
         return to_public(document)
 
@@ -126,14 +126,14 @@ class ItemStore:
             await self._items.insert_many(documents, session=session)
             await self.events.append_many(session, type="item.created", items=documents, at=now)
 
-        async with translate_errors():
+        async with self._gateway.operation():
             await self._gateway.in_transaction(write)
         return [to_public(document) for document in documents]
 
     async def get(self, item_id: str, *, owner: str | None = None) -> Document:
         """``owner`` scopes the lookup: another owner's item is :class:`ItemNotFound`."""
         oid = _object_id(item_id)
-        async with translate_errors():
+        async with self._gateway.operation():
             document = await self._items.find_one(_scoped({"_id": oid}, owner))
         if document is None:
             raise ItemNotFound(item_id)
@@ -152,7 +152,7 @@ class ItemStore:
             query["tags"] = tag
         if cursor is not None:
             query["_id"] = {"$gt": decode_cursor(cursor, tag=tag)}
-        async with translate_errors():
+        async with self._gateway.operation():
             found = self._items.find(query).sort("_id", 1).limit(limit + 1)
             documents = [document async for document in found]
         has_more = len(documents) > limit
@@ -231,7 +231,7 @@ class ItemStore:
                 await self.events.append(session, type=event, item=document, at=now)
             return document
 
-        async with translate_errors():
+        async with self._gateway.operation():
             document = await self._gateway.in_transaction(transaction)
         if document is None:
             raise await self._why_unchanged(oid, item_id, owner=owner)
@@ -241,7 +241,7 @@ class ItemStore:
         self, *, batch_size: int = 500, owner: str | None = None
     ) -> AsyncIterator[Document]:
         """Every item (of ``owner``, if given) in ``_id`` order, streamed in batches."""
-        async with translate_errors():
+        async with self._gateway.operation(streaming=True):
             cursor = self._items.find(_scoped({}, owner)).sort("_id", 1).batch_size(batch_size)
             async for document in cursor:
                 yield to_public(document)
@@ -249,7 +249,7 @@ class ItemStore:
     async def _why_unchanged(
         self, oid: ObjectId, item_id: str, *, owner: str | None = None
     ) -> Exception:
-        async with translate_errors():
+        async with self._gateway.operation():
             current = await self._items.find_one(_scoped({"_id": oid}, owner), {"version": 1})
         if current is None:
             return ItemNotFound(item_id)
@@ -296,12 +296,12 @@ class ItemStore:
             return fresh, [str(oid) for oid in ids if oid in existing]
 
         try:
-            async with translate_errors():
+            async with self._gateway.operation():
                 stored, skipped = await self._gateway.in_transaction(write)
         except DuplicateKeyError:
             # Stored by a concurrent writer after the check: name them as the check would.
             ids = [document["_id"] for document in documents]
-            async with translate_errors():
+            async with self._gateway.operation():
                 found = self._items.find({"_id": {"$in": ids}}, {"_id": 1})
                 existing = {document["_id"] async for document in found}
             raise ItemsExist([str(oid) for oid in ids if oid in existing]) from None
