@@ -409,19 +409,18 @@ def engine() -> str:
 
 
 def _build_with_engine(tool: str) -> None:
+    """``docker build`` / ``podman build`` on the public bases; ``PYTHON_IMAGE`` and
+    ``UV_IMAGE`` from the environment replace them (a mirror, a ``@sha256:`` pin)."""
+    pins = {name: os.environ[name] for name in ("PYTHON_IMAGE", "UV_IMAGE") if name in os.environ}
     for component in COMPONENTS:
         dockerfile = f"{component}/Dockerfile"
         context = [str(p.relative_to(ROOT)) for p in _context_files()]
-        revision = _revision([dockerfile, *context])
-        args = {"VERSION": _project_version(), "REVISION": revision}
-        build_args = [
-            arg for name, value in args.items() for arg in ("--build-arg", f"{name}={value}")
-        ]
+        args = pins | {"VERSION": _project_version(), "REVISION": _revision([dockerfile, *context])}
+        build_args = [a for name, value in args.items() for a in ("--build-arg", f"{name}={value}")]
         print(f"building {image_ref(component)} with {tool}", flush=True)
-        _run(
-            [tool, "build", "--file", dockerfile, "--tag", image_ref(component), *build_args, "."],
-            cwd=ROOT,
-        )
+        command = [tool, "build", "--file", dockerfile, "--tag", image_ref(component), *build_args]
+        if subprocess.run([*command, "."], cwd=ROOT, check=False).returncode != 0:  # noqa: S603
+            raise BuildError(f"{tool} build of {dockerfile} failed (its output is above)")
 
 
 @contextmanager
