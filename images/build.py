@@ -64,6 +64,8 @@ UV_BUILD_CONFIG = """\
 offline = true
 cache-dir = "/root/uv-cache"
 """
+#: On the bases only: the sha256 of the root filesystem tarball a base was committed from.
+CONTENT_LABEL = "dev.gale.images.content"
 INSTALL_HINT = "run `make tools` (Debian: apt-get install buildah debootstrap)"
 
 
@@ -143,8 +145,17 @@ def _dockerfile_pin(name: str) -> str:
 
 @dataclass(frozen=True)
 class Bases:
+    """The two local bases, by name, and the tarball the uv base is committed from."""
+
     python: str
     uv: str
+    uv_tarball: Path
+
+    def contents(self) -> dict[str, str | None]:
+        """What the bases were made from: the build key's view of them."""
+        with self.uv_tarball.open("rb") as file:
+            uv = hashlib.file_digest(file, "sha256").hexdigest()
+        return {"python": base_content(self.python), "uv": uv}
 
 
 def _debian_arch() -> str:
@@ -219,39 +230,38 @@ def _commit_from_tarball(tarball: Path, ref: str, *, env: dict[str, str], cmd: l
         mountpoint = _buildah("mount", container).strip()
         _run(["tar", "--numeric-owner", "--xattrs", "-C", mountpoint, "-xf", str(tarball)])
         settings = [arg for name, value in env.items() for arg in ("--env", f"{name}={value}")]
+        with tarball.open("rb") as file:
+            content = hashlib.file_digest(file, "sha256").hexdigest()
+        settings += ["--label", f"{CONTENT_LABEL}={content}"]
         _buildah("config", *settings, "--cmd", json.dumps(cmd), container)
         _buildah("commit", "--quiet", "--format", "docker", container, ref)
     finally:
         _buildah("rm", container)
 
 
-def uv_base() -> str:
-    """A local stand-in for the uv image the Dockerfiles name: ``/uv`` from the PyPI wheel."""
+def uv_base() -> tuple[str, Path]:
+    """A local stand-in for the uv image the Dockerfiles name (``/uv`` from the PyPI wheel):
+    its name, and the cached tarball it is made from (see :func:`commit_uv_base`)."""
     version = _dockerfile_pin("UV_IMAGE").rsplit(":", 1)[1]
     key = _digest({"recipe": BASE_RECIPE, "uv": version, "arch": _debian_arch()})[:16]
-    ref = f"localhost/gale-base-uv:{version}-{key}"
-    if image_id(ref):
-        return ref
     tarball = CACHE / "bases" / f"uv-{version}-{key}.tar"
     if not tarball.exists():
         staging = tarball.with_suffix(".wheel")
         shutil.rmtree(staging, ignore_errors=True)
-        install = [
-            chosen_uv(),
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--python",
-            sys.executable,
-        ]
-        _run([*install, "--target", str(staging), f"uv=={version}"])
+        install = [chosen_uv(), "pip", "install", "--quiet", "--no-deps"]
+        _run([*install, "--python", sys.executable, "--target", str(staging), f"uv=={version}"])
         partial = tarball.with_suffix(".partial")
         _run(["tar", "--numeric-owner", "-C", str(staging / "bin"), "-cf", str(partial), "uv"])
         partial.rename(tarball)
         shutil.rmtree(staging)
-    _commit_from_tarball(tarball, ref, env={}, cmd=["/uv"])
-    return ref
+    return f"localhost/gale-base-uv:{version}-{key}", tarball
+
+
+def commit_uv_base(bases: Bases) -> None:
+    """Commit the uv base just before a build needs it: buildah (without ``--layers``)
+    removes the image of a stage with no instructions, which ``FROM ${UV_IMAGE} AS uv`` is."""
+    if image_id(bases.uv) is None:
+        _commit_from_tarball(bases.uv_tarball, bases.uv, env={}, cmd=["/uv"])
 
 
 def _prefill_uv_cache() -> None:
@@ -268,11 +278,11 @@ def _prefill_uv_cache() -> None:
     _run(sync, cwd=ROOT, env=env)
 
 
-def _context_files() -> list[Path]:
+def context_files(root: Path = ROOT) -> list[Path]:
     """What the build context holds: the paths ``.dockerignore``'s allow-list lets in."""
     rules = [
         line.strip()
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        for line in (root / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     if rules[0] != "*":
@@ -281,7 +291,7 @@ def _context_files() -> list[Path]:
     for rule in rules[1:]:
         if not rule.startswith("!"):
             continue
-        path = ROOT / rule[1:].strip("/")
+        path = root / rule[1:].strip("/")
         candidates = sorted(path.rglob("*")) if path.is_dir() else [path]
         files += [
             each
@@ -317,40 +327,51 @@ class Built:
     cached: bool
 
 
-def _build_key(component: str, bases: Bases, args: dict[str, str]) -> str:
+def build_key(component: str, bases: Bases, args: dict[str, str], root: Path = ROOT) -> str:
+    """What an image is built from: its Dockerfile, the context's files, bases, arguments."""
     files = {
-        str(path.relative_to(ROOT)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in _context_files()
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in context_files(root)
     }
-    dockerfile = (ROOT / component / "Dockerfile").read_text()
-    base_ids = {"python": image_id(bases.python), "uv": image_id(bases.uv)}
-    return _digest({"dockerfile": dockerfile, "context": files, "bases": base_ids, "args": args})
+    dockerfile = (root / component / "Dockerfile").read_text()
+    contents = bases.contents()
+    return _digest({"dockerfile": dockerfile, "context": files, "bases": contents, "args": args})
+
+
+def base_content(ref: str) -> str | None:
+    """What a base was made from (its tarball's digest): a base made again from the same
+    tarball is the same base, even with a new image ID."""
+    found = inspect_image(ref)
+    labels = {} if found is None else found["Docker"]["config"].get("Labels") or {}
+    content = labels.get(CONTENT_LABEL)
+    return None if content is None else str(content)
 
 
 def build_one(component: str, bases: Bases) -> Built:
     """Build one image with buildah unless its inputs are those of the image already there."""
     ref = image_ref(component)
     dockerfile = f"{component}/Dockerfile"
-    context = [str(p.relative_to(ROOT)) for p in _context_files()]
+    context = [str(p.relative_to(ROOT)) for p in context_files()]
     args = {
         "PYTHON_IMAGE": bases.python,
         "UV_IMAGE": bases.uv,
         "VERSION": _project_version(),
         "REVISION": _revision([dockerfile, *context]),
     }
-    key = _build_key(component, bases, args)
+    key = build_key(component, bases, args)
     # The key is a tag of its own, so any clone on this machine finds an unchanged build.
     keyed = f"{ref.rsplit(':', 1)[0]}:build-{key[:24]}"
     started = time.monotonic()
     if image_id(keyed) is None:
         _prefill_uv_cache()
+        commit_uv_base(bases)
         build_args = [a for name, value in args.items() for a in ("--build-arg", f"{name}={value}")]
         print(f"building {ref} with buildah", flush=True)
         _buildah(
             "build",
             "--isolation",
             "chroot",
-            "--layers",
+            "--layers=false",
             "--format",
             "docker",
             "--pull=never",
@@ -414,7 +435,7 @@ def _build_with_engine(tool: str) -> None:
     pins = {name: os.environ[name] for name in ("PYTHON_IMAGE", "UV_IMAGE") if name in os.environ}
     for component in COMPONENTS:
         dockerfile = f"{component}/Dockerfile"
-        context = [str(p.relative_to(ROOT)) for p in _context_files()]
+        context = [str(p.relative_to(ROOT)) for p in context_files()]
         args = pins | {"VERSION": _project_version(), "REVISION": _revision([dockerfile, *context])}
         build_args = [a for name, value in args.items() for a in ("--build-arg", f"{name}={value}")]
         print(f"building {image_ref(component)} with {tool}", flush=True)
@@ -437,7 +458,7 @@ def ensure_images() -> dict[str, Built]:
     if shutil.which("buildah") is None:
         raise BuildError(f"buildah is not installed; {INSTALL_HINT}")
     with _locked():
-        bases = Bases(python=python_base(), uv=uv_base())
+        bases = Bases(python_base(), *uv_base())
         built = {component: build_one(component, bases) for component in COMPONENTS}
         if not all(each.cached for each in built.values()):
             # vfs stores every layer as a full copy: drop what no tagged image uses (earlier
