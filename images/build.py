@@ -102,6 +102,15 @@ def _run(command: Sequence[str], *, check: bool = True, **kwargs: Any) -> str:
     return result.stdout
 
 
+@contextmanager
+def _step(what: str) -> Iterator[None]:
+    """Say what a slow step is doing, then how long it took."""
+    print(f"{what} ...", flush=True)
+    started = time.monotonic()
+    yield
+    print(f"{what}: {time.monotonic() - started:.1f} s", flush=True)
+
+
 def _buildah(*args: str, **kwargs: Any) -> str:
     return _run(["buildah", "--storage-driver", "vfs", *args], **kwargs)
 
@@ -181,13 +190,14 @@ def python_base() -> str:
     tarball = CACHE / "bases" / f"python-{DEBIAN_SUITE}-{key}.tar"
     if not tarball.exists():
         _debootstrap(tarball)
-    _commit_from_tarball(
-        tarball,
-        ref,
-        env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-        | {"LANG": "C.UTF-8"},
-        cmd=["python3"],
-    )
+    with _step(f"committing {ref}"):
+        _commit_from_tarball(
+            tarball,
+            ref,
+            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+            | {"LANG": "C.UTF-8"},
+            cmd=["python3"],
+        )
     return ref
 
 
@@ -197,17 +207,9 @@ def _debootstrap(tarball: Path) -> None:
     rootfs = tarball.with_suffix(".rootfs")
     shutil.rmtree(rootfs, ignore_errors=True)
     rootfs.parent.mkdir(parents=True, exist_ok=True)
-    print(f"making the Python base: debootstrap {DEBIAN_SUITE} (about a minute, once)", flush=True)
-    _run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(DEBIAN_PACKAGES)}",
-            DEBIAN_SUITE,
-            str(rootfs),
-            DEBIAN_MIRROR,
-        ]
-    )
+    command = ["debootstrap", "--variant=minbase", f"--include={','.join(DEBIAN_PACKAGES)}"]
+    with _step(f"debootstrap {DEBIAN_SUITE} for the Python base (once)"):
+        _run([*command, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR])
     for leftover in ROOTFS_LEFTOVERS:
         path = rootfs / leftover
         if path.is_dir() and not path.is_symlink():
@@ -251,7 +253,9 @@ def uv_base() -> tuple[str, Path]:
         install = [chosen_uv(), "pip", "install", "--quiet", "--no-deps"]
         _run([*install, "--python", sys.executable, "--target", str(staging), f"uv=={version}"])
         partial = tarball.with_suffix(".partial")
-        _run(["tar", "--numeric-owner", "-C", str(staging / "bin"), "-cf", str(partial), "uv"])
+        # Reproducible: the same wheel makes the same tarball, so the same build key.
+        reproducible = ["--mtime=@0", "--owner=0", "--group=0", "--numeric-owner"]
+        _run(["tar", *reproducible, "-C", str(staging / "bin"), "-cf", str(partial), "uv"])
         partial.rename(tarball)
         shutil.rmtree(staging)
     return f"localhost/gale-base-uv:{version}-{key}", tarball
@@ -275,7 +279,8 @@ def _prefill_uv_cache() -> None:
         "UV_PYTHON_DOWNLOADS": "never",
     }
     sync = [chosen_uv(), "sync", "--locked", "--no-dev", "--no-editable", "--quiet"]
-    _run(sync, cwd=ROOT, env=env)
+    with _step("filling the build's uv cache with the host's uv"):
+        _run(sync, cwd=ROOT, env=env)
 
 
 def context_files(root: Path = ROOT) -> list[Path]:
@@ -366,26 +371,26 @@ def build_one(component: str, bases: Bases) -> Built:
         _prefill_uv_cache()
         commit_uv_base(bases)
         build_args = [a for name, value in args.items() for a in ("--build-arg", f"{name}={value}")]
-        print(f"building {ref} with buildah", flush=True)
-        _buildah(
-            "build",
-            "--isolation",
-            "chroot",
-            "--layers=false",
-            "--format",
-            "docker",
-            "--pull=never",
-            "--force-rm",
-            "--file",
-            dockerfile,
-            "--tag",
-            keyed,
-            *build_args,
-            "--volume",
-            f"{BUILD_HOME}:/root",
-            str(ROOT),
-            cwd=ROOT,
-        )
+        with _step(f"building {ref} with buildah"):
+            _buildah(
+                "build",
+                "--isolation",
+                "chroot",
+                "--layers=false",
+                "--format",
+                "docker",
+                "--pull=never",
+                "--force-rm",
+                "--file",
+                dockerfile,
+                "--tag",
+                keyed,
+                *build_args,
+                "--volume",
+                f"{BUILD_HOME}:/root",
+                str(ROOT),
+                cwd=ROOT,
+            )
         cached = False
     else:
         cached = True
