@@ -66,7 +66,9 @@ cache-dir = "/root/uv-cache"
 """
 #: On the bases only: the sha256 of the root filesystem tarball a base was committed from.
 CONTENT_LABEL = "dev.gale.images.content"
-INSTALL_HINT = "run `make tools` (Debian: apt-get install buildah debootstrap)"
+INSTALL_HINT = "`make tools` (on Debian: apt-get install buildah debootstrap)"
+#: Keyed builds kept per image: this one and the newest others (other clones, branches).
+KEPT_BUILDS = 3
 
 
 class BuildError(Exception):
@@ -93,7 +95,9 @@ def _run(command: Sequence[str], *, check: bool = True, **kwargs: Any) -> str:
             list(command), capture_output=True, text=True, check=False, **kwargs
         )
     except FileNotFoundError as error:
-        raise BuildError(f"{command[0]} is not installed; {INSTALL_HINT}") from error
+        raise BuildError(
+            f"{command[0]} is not installed; install it with {INSTALL_HINT}"
+        ) from error
     if result.returncode != 0 and check:
         raise BuildError(
             f"{' '.join(command[:3])} ... failed ({result.returncode}):\n"
@@ -203,7 +207,7 @@ def python_base() -> str:
 
 def _debootstrap(tarball: Path) -> None:
     if shutil.which("debootstrap") is None:
-        raise BuildError(f"debootstrap is not installed; {INSTALL_HINT}")
+        raise BuildError(f"debootstrap is not installed; install it with {INSTALL_HINT}")
     rootfs = tarball.with_suffix(".rootfs")
     shutil.rmtree(rootfs, ignore_errors=True)
     rootfs.parent.mkdir(parents=True, exist_ok=True)
@@ -326,6 +330,8 @@ def _project_version() -> str:
 @dataclass(frozen=True)
 class Built:
     ref: str
+    #: The build's own name (``:build-<key>``): unlike ``:dev``, no other clone moves it.
+    keyed: str
     id: str
     size: int
     seconds: float
@@ -398,21 +404,25 @@ def build_one(component: str, bases: Bases) -> Built:
     _forget_other_builds(ref, keep=keyed)
     built = image_id(ref)
     assert built is not None
-    return Built(ref, built, image_size(ref), time.monotonic() - started, cached=cached)
+    return Built(ref, keyed, built, image_size(ref), time.monotonic() - started, cached)
 
 
 def _forget_other_builds(ref: str, *, keep: str) -> None:
-    """Remove this image's earlier keyed builds (the image, or just the tag if shared)."""
+    """Remove all but the newest few keyed builds of this image, so old ones do not pile up
+    (each costs ~400 MB under vfs) while other clones on the machine keep theirs."""
     repository = ref.rsplit(":", 1)[0]
     listed: list[dict[str, Any]] = json.loads(_buildah("images", "--json") or "[]")
-    stale = {
-        name
-        for image in listed
-        for name in image.get("names") or []
-        if name.startswith(f"{repository}:build-") and name != keep
-    }
-    for name in sorted(stale):
-        _buildah("rmi", name, check=False)
+    builds = sorted(
+        (
+            (int(image.get("created") or 0), name)
+            for image in listed
+            for name in image.get("names") or []
+            if name.startswith(f"{repository}:build-") and name != keep
+        ),
+        reverse=True,
+    )
+    for _, name in builds[KEPT_BUILDS - 1 :]:
+        _buildah("rmi", name, check=False)  # refused while a container uses it: fine
 
 
 def _answers(tool: str) -> bool:
@@ -461,7 +471,7 @@ def _locked() -> Iterator[None]:
 def ensure_images() -> dict[str, Built]:
     """Both images with buildah, built only where their inputs changed."""
     if shutil.which("buildah") is None:
-        raise BuildError(f"buildah is not installed; {INSTALL_HINT}")
+        raise BuildError(f"buildah is not installed; install it with {INSTALL_HINT}")
     with _locked():
         bases = Bases(python_base(), *uv_base())
         built = {component: build_one(component, bases) for component in COMPONENTS}

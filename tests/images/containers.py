@@ -47,7 +47,8 @@ def build_images() -> dict[str, str]:
     for each in built.values():
         state = "unchanged" if each.cached else "built"
         print(f"{each.ref}: {each.size / 1e6:.0f} MB, {state} in {each.seconds:.1f} s")
-    return {component: each.ref for component, each in built.items()}
+    # The keyed names: another clone's `make images` may move :dev while this run reads it.
+    return {component: each.keyed for component, each in built.items()}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from images import build
-from images.build import Bases, build_key, context_files, ensure_images
+from images.build import Bases, BuildError, build_key, context_files, ensure_images
 
 ROOT = Path(__file__).resolve().parents[2]
 BASES = Bases("localhost/none-python:x", "localhost/none-uv:x", ROOT / "uv.lock")
@@ -77,5 +77,13 @@ def test_build_key_follows_what_enters_the_image_and_nothing_else(context: Path)
 @pytest.mark.timeout(600)
 def test_an_unchanged_rebuild_is_a_lookup(images: dict[str, str]) -> None:
     again = ensure_images()
-    assert {component: each.ref for component, each in again.items()} == images
+    assert {component: each.keyed for component, each in again.items()} == images
     assert all(each.cached for each in again.values()), again
+
+
+def test_without_buildah_it_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BuildError, match=r"buildah is not installed; install it with `make tools`"):
+        ensure_images()
