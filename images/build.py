@@ -39,8 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".image-cache"
 COMPONENTS = ("service", "operator")
 TAG = "dev"
-#: Bump when the way a base is made changes, so cached bases are made again.
+#: Bump when the way a base's root filesystem is made changes: debootstrap runs again.
 BASE_RECIPE = 1
+#: Bump when the way a base image is committed changes: it is committed again.
+IMAGE_RECIPE = 2
 DEBIAN_SUITE = "bookworm"
 DEBIAN_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 DEBIAN_MIRROR = os.environ.get("GALE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -64,8 +66,9 @@ UV_BUILD_CONFIG = """\
 offline = true
 cache-dir = "/root/uv-cache"
 """
-#: On the bases only: the sha256 of the root filesystem tarball a base was committed from.
-CONTENT_LABEL = "dev.gale.images.content"
+#: A second tag on the Python base, ``content-<sha256 of its tarball>``: what it was made
+#: from, kept in storage (a label would be inherited by the images built on it).
+CONTENT_TAG = "content-"
 INSTALL_HINT = "`make tools` (on Debian: apt-get install buildah debootstrap)"
 #: Keyed builds kept per image: this one and the newest others (other clones, branches).
 KEPT_BUILDS = 3
@@ -188,20 +191,19 @@ def python_base() -> str:
             "leftovers": ROOTFS_LEFTOVERS,
         }
     )[:16]
-    ref = f"localhost/gale-base-python:{DEBIAN_SUITE}-{key}"
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+    env |= {"LANG": "C.UTF-8"}
+    cmd = ["python3"]
+    # The image's name also follows how it is committed; its tarball only the root fs.
+    image_key = _digest({"rootfs": key, "env": env, "cmd": cmd, "recipe": IMAGE_RECIPE})[:16]
+    ref = f"localhost/gale-base-python:{DEBIAN_SUITE}-{image_key}"
     if image_id(ref):
         return ref
     tarball = CACHE / "bases" / f"python-{DEBIAN_SUITE}-{key}.tar"
     if not tarball.exists():
         _debootstrap(tarball)
     with _step(f"committing {ref}"):
-        _commit_from_tarball(
-            tarball,
-            ref,
-            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-            | {"LANG": "C.UTF-8"},
-            cmd=["python3"],
-        )
+        _commit_from_tarball(tarball, ref, env=env, cmd=cmd)
     return ref
 
 
@@ -236,11 +238,11 @@ def _commit_from_tarball(tarball: Path, ref: str, *, env: dict[str, str], cmd: l
         mountpoint = _buildah("mount", container).strip()
         _run(["tar", "--numeric-owner", "--xattrs", "-C", mountpoint, "-xf", str(tarball)])
         settings = [arg for name, value in env.items() for arg in ("--env", f"{name}={value}")]
-        with tarball.open("rb") as file:
-            content = hashlib.file_digest(file, "sha256").hexdigest()
-        settings += ["--label", f"{CONTENT_LABEL}={content}"]
         _buildah("config", *settings, "--cmd", json.dumps(cmd), container)
         _buildah("commit", "--quiet", "--format", "docker", container, ref)
+        with tarball.open("rb") as file:
+            content = hashlib.file_digest(file, "sha256").hexdigest()
+        _buildah("tag", ref, f"{ref.rsplit(':', 1)[0]}:{CONTENT_TAG}{content}")
     finally:
         _buildah("rm", container)
 
@@ -352,10 +354,13 @@ def build_key(component: str, bases: Bases, args: dict[str, str], root: Path = R
 def base_content(ref: str) -> str | None:
     """What a base was made from (its tarball's digest): a base made again from the same
     tarball is the same base, even with a new image ID."""
-    found = inspect_image(ref)
-    labels = {} if found is None else found["Docker"]["config"].get("Labels") or {}
-    content = labels.get(CONTENT_LABEL)
-    return None if content is None else str(content)
+    try:
+        listed: list[dict[str, Any]] = json.loads(_buildah("images", "--json", ref) or "[]")
+    except BuildError:
+        return None
+    marker = f"{ref.rsplit(':', 1)[0]}:{CONTENT_TAG}"
+    names = [name for image in listed for name in image.get("names") or []]
+    return next((name.removeprefix(marker) for name in names if name.startswith(marker)), None)
 
 
 def build_one(component: str, bases: Bases) -> Built:

@@ -80,6 +80,8 @@ def test_nothing_of_the_build_host(image: Image) -> None:
         path = image.rootfs / "etc" / name
         assert not path.exists() or path.stat().st_size == 0, path
     assert not HOST_VARIABLES.search("\n".join(image.env))
+    labels = image.config.get("Labels") or {}
+    assert not [k for k in labels if not k.startswith(("org.opencontainers.", "io.buildah."))]
     bundle = (image.rootfs / "etc/ssl/certs/ca-certificates.crt").read_text()
     host_authorities = sorted(Path("/usr/local/share/ca-certificates").rglob("*.crt"))
     for authority in host_authorities:
