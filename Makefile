@@ -15,7 +15,8 @@ UV := $(or $(shell command -v uv 2>/dev/null),$(UV_TOOLS)/bin/uv)
 export UV
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the test suite and benchmarks run for real (command -> package).
-DEBIAN_TOOLS := promtool:prometheus wrk:wrk chromium:chromium node:nodejs npm:npm
+DEBIAN_TOOLS := promtool:prometheus wrk:wrk chromium:chromium node:nodejs npm:npm \
+	buildah:buildah debootstrap:debootstrap
 TYPECHECK_DIR := observability/grafana/typecheck
 
 .PHONY: help
@@ -36,7 +37,7 @@ sync: uv ## Install the locked Python environment.
 	@$(UV) sync --locked --quiet
 
 .PHONY: tools
-tools: ## Install the Debian and npm tools the tests use (promtool, wrk, chromium, tsc).
+tools: ## Install the Debian and npm tools the tests use (promtool, wrk, chromium, tsc, buildah).
 	@missing=""; for pair in $(DEBIAN_TOOLS); do \
 		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -62,6 +63,10 @@ lint: sync ## ruff (lint + format check), mypy --strict and the import-linter co
 .PHONY: test
 test: lint tools ## Lint, then the whole suite with a coverage floor.
 	$(UV) run --locked pytest --cov --cov-report=term
+
+.PHONY: images
+images: sync ## Build localhost/gale-{service,operator}:dev (docker/podman if running, else buildah).
+	$(UV) run --locked python -m images
 
 .PHONY: bench
 bench: sync tools ## Benchmarks (wrk against the running service); never part of `make test`.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -18,11 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from images.build import BuildError, chosen_uv
 from tests.images.dockerfile import Dockerfile, parse_dockerfile, substitute
 from tests.images.dockerignore import DockerIgnore
 from tests.images.health_server import health_server, write_self_signed
 from tests.ports import free_port
-from tests.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = {"service": "gale_service", "operator": "gale_operator"}
@@ -207,8 +206,15 @@ def test_build_context_leaves_out_local_state() -> None:
 
 
 def test_locked_runtime_set_leaves_out_every_dev_dependency() -> None:
-    """Ask uv what `uv sync --no-dev` installs from the lock: no dev-group package may be in it."""
-    uv = shutil.which("uv") or require_tool("uv", install="python3 -m pip install uv")
+    """Ask uv what `uv sync --no-dev` installs from the lock: no dev-group package may be in it.
+
+    It asks the uv the Makefile chose (``uv run`` passes its path down as ``UV``), never
+    whatever ``uv`` is on PATH: a fresh machine has none there.
+    """
+    try:
+        uv = chosen_uv()
+    except BuildError as error:
+        pytest.fail(str(error), pytrace=False)
     exported = subprocess.run(
         [
             uv,

@@ -1,0 +1,1 @@
+"""Gale's container images: ``make images`` runs ``python -m images`` (:mod:`images.build`)."""
