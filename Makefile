@@ -62,8 +62,9 @@ test: lint tools ## Lint, then the whole suite with a coverage floor.
 
 .PHONY: bench
 bench: sync tools ## Benchmarks (wrk against the running service); never part of `make test`.
-	$(UV) run --locked python -m bench
-	$(UV) run --locked python -m bench.tracing
+	$(UV) run --locked --group bench python -m bench
+	$(UV) run --locked --group bench python -m bench.memory
+	$(UV) run --locked --group bench python -m bench.tracing
 
 .PHONY: playground
 playground: sync ## The operator and the sample CR on an EMULATED API server (no cluster needed).

@@ -1,8 +1,9 @@
-"""``python -m bench``: the item read path against a bare Tornado handler (:mod:`bench.items`).
+"""``python -m bench``: Gale's request path against bare Tornado, Starlette and FastAPI
+(:mod:`bench.request_path`).
 
-``python -m bench.tracing`` measures what request tracing costs.
+``python -m bench.tracing`` measures what request tracing costs, mode by mode.
 """
 
-from bench.items import main
+from bench.request_path import main
 
 main()
