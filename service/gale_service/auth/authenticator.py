@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gale_service.auth.keys import KeySet, parse_key_set
 from gale_service.auth.passwords import PasswordHasher
 from gale_service.auth.principal import Principal
+from gale_service.auth.token_cache import VerifiedTokens
 from gale_service.auth.tokens import TokenPolicy, issue_token
 from gale_service.executors import Executors
 from gale_service.settings import Environment, Settings, SettingsError
@@ -31,6 +32,7 @@ class Authenticator:
     users: UserStore
     secure_cookies: bool
     session_ttl_seconds: int
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
     @classmethod
     def from_settings(

@@ -11,7 +11,7 @@ from tornado.web import RequestHandler
 from gale_service.auth.authenticator import Authenticator
 from gale_service.auth.principal import Principal
 from gale_service.auth.sessions import decode_session, session_cookie_name
-from gale_service.auth.tokens import InvalidToken, verify_token
+from gale_service.auth.tokens import InvalidToken
 from gale_service.problems import Problem
 
 REALM = 'Bearer realm="gale"'
@@ -40,7 +40,7 @@ def identify(handler: RequestHandler, authenticator: Authenticator) -> Principal
     token = bearer_token(handler)
     if token is not None:
         try:
-            return verify_token(token, policy=authenticator.tokens)
+            return authenticator.verified_tokens.verify(token, policy=authenticator.tokens)
         except InvalidToken as error:
             raise unauthorized(str(error)) from None
     cookie = handler.get_signed_cookie(
