@@ -70,9 +70,10 @@ images: sync ## Build localhost/gale-{service,operator}:dev (docker/podman if ru
 
 .PHONY: bench
 bench: sync tools ## Benchmarks (wrk against the running service); never part of `make test`.
-	$(UV) run --locked python -m bench
-	$(UV) run --locked python -m bench.tracing
-	$(UV) run --locked python -m bench.writes
+	$(UV) run --locked --group bench python -m bench
+	$(UV) run --locked --group bench python -m bench.memory
+	$(UV) run --locked --group bench python -m bench.tracing
+	$(UV) run --locked --group bench python -m bench.writes
 
 .PHONY: playground
 playground: sync ## The operator and the sample CR on an EMULATED API server (no cluster needed).

@@ -1,10 +1,11 @@
-"""``python -m bench``: the item read path against a bare Tornado handler (:mod:`bench.items`),
-then what checking revocation costs a request (:mod:`bench.revocation`).
+"""``python -m bench``: Gale's request path against bare Tornado, Starlette and FastAPI
+(:mod:`bench.request_path`), then what checking revocation costs a request
+(:mod:`bench.revocation`).
 
-``python -m bench.tracing`` measures what request tracing costs.
+``python -m bench.tracing`` measures what request tracing costs, mode by mode.
 """
 
-from bench.items import main
+from bench.request_path import main
 from bench.revocation import main as revocation
 
 main()

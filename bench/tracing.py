@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -36,10 +34,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from tests.ports import free_port, wait_for_port
+from bench.harness import Result, cpu_seconds, free_port, parse_wrk, wrk
+from tests.ports import wait_for_port
 
 REPO = Path(__file__).resolve().parents[1]
 #: Routes measured: the cheapest full trip through an API handler (problem+json 404, no
@@ -67,57 +66,6 @@ UNLIMITED = {
 }
 
 
-@dataclass(frozen=True)
-class Result:
-    mode: str
-    route: str
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-    non_2xx_3xx: int
-    requests: int = 0
-    cpu_us_per_request: float = 0.0
-    """The service process's CPU time (all its threads) per request: unlike throughput, it
-    barely moves when a neighbour competes for the cores."""
-
-
-def _wrk() -> str:
-    path = shutil.which("wrk")
-    if path is None:
-        raise SystemExit("bench: wrk is not installed; `make tools` (Debian package wrk)")
-    return path
-
-
-def _milliseconds(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def parse_wrk(output: str, *, mode: str, route: str) -> Result:
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
-    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    total = re.search(r"(\d+) requests in", output)
-    if not (rps and p50 and p99):
-        raise RuntimeError(f"cannot read wrk's output:\n{output}")
-    return Result(
-        mode=mode,
-        route=route,
-        requests_per_second=float(rps[1]),
-        p50_ms=_milliseconds(p50[1]),
-        p99_ms=_milliseconds(p99[1]),
-        non_2xx_3xx=int(errors[1]) if errors else 0,
-        requests=int(total[1]) if total else 0,
-    )
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _kill_strays(run_dir: Path) -> None:
     """Processes still using ``run_dir`` (the embedded DB runs in a session of its own)."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
@@ -126,15 +74,6 @@ def _kill_strays(run_dir: Path) -> None:
                 os.kill(int(cmdline.parent.name), signal.SIGKILL)
         except (OSError, ValueError):
             continue
-
-
-def wrk(url: str, *, duration: float, connections: int) -> str:
-    return subprocess.run(
-        [_wrk(), "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def _wait_ready(base: str, *, timeout: float = 60.0) -> None:

@@ -29,7 +29,15 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.items import bearer, free_port, process, secantus, seed, service_environment, wait_for
+from bench.harness import (
+    bearer,
+    database,
+    free_port,
+    process,
+    seed_item,
+    service_environment,
+    wait_for,
+)
 
 MIXES = (("mix/64", 64, True), ("post/1", 1, False), ("post/8", 8, False), ("post/64", 64, False))
 LUA = """
@@ -155,9 +163,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="gale-bench-writes-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
-        db_command, uri = secantus(workdir)
-        stack.enter_context(process([*db_command, "--sync-on-commit"]))
-        item_id = seed(uri)
+        uri = stack.enter_context(database(workdir))
+        item_id = seed_item(uri)
         results = {
             driver: measure_driver(
                 driver, uri=uri, item_id=item_id, workdir=workdir, duration=args.duration

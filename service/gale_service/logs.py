@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
 import sys
 import time
-from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tornado.web import RequestHandler
 
 from gale_service.telemetry.redaction import scrub_text
@@ -38,10 +39,42 @@ def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return extras
 
 
+def _dumps(line: dict[str, Any]) -> str:
+    """orjson (a tenth of the stdlib's cost on the access line); the stdlib for what orjson
+    refuses (integers beyond 64 bits), so a log call never fails on a value."""
+    try:
+        return orjson.dumps(line, default=str).decode()
+    except TypeError:
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class _UtcStamp:
+    """ISO 8601 UTC time with milliseconds, the date and time formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, created: float) -> str:
+        # Rounded as datetime.fromtimestamp rounds (fraction first, half to even).
+        fraction, whole = math.modf(created)
+        second, micros = int(whole), round(fraction * 1_000_000)
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{micros // 1000:03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._stamp = _UtcStamp()
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": self._stamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": scrub_text(record.getMessage()),
@@ -49,7 +82,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             line["exception"] = scrub_text(self.formatException(record.exc_info))
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return _dumps(line)
 
 
 class TextFormatter(logging.Formatter):
@@ -85,6 +118,10 @@ def configure_logging(
         )
         rotating.setFormatter(JsonFormatter())
         handlers.append(rotating)
+    # No formatter prints the caller, thread or process, so records need not look them up
+    # (the Logging HOWTO's "Optimization" switches): a third of creating the access record.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root = logging.getLogger()
     for old in root.handlers:
         old.close()

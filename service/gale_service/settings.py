@@ -16,7 +16,7 @@ import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Self
+from typing import Annotated, Any, Literal, NoReturn, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     trusted_proxies: tuple[str, ...] = ()
     blocking_workers: Annotated[int, Field(ge=1, le=256)] = 8
     cpu_workers: Annotated[int, Field(ge=1, le=64)] = 2
+    #: ``uvloop`` (libuv; Tornado runs on it unchanged) or the standard ``asyncio`` loop.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     log_level: Annotated[str, Field(pattern=r"^(?i:debug|info|warning|error)$")] = "info"
     log_format: Annotated[str, Field(pattern=r"^(auto|json|text)$")] = "auto"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gale_service.auth.keys import KeySet, parse_key_set
 from gale_service.auth.passwords import PasswordHasher
 from gale_service.auth.principal import Principal
 from gale_service.auth.revocation import Revocations
+from gale_service.auth.token_cache import VerifiedTokens
 from gale_service.auth.tokens import TokenPolicy, issue_token
 from gale_service.executors import Executors
 from gale_service.settings import Environment, Settings, SettingsError
@@ -34,6 +35,7 @@ class Authenticator:
     secure_cookies: bool
     session_ttl_seconds: int
     revocations: Revocations
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
     @classmethod
     def from_settings(

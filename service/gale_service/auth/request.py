@@ -12,7 +12,7 @@ from gale_service.auth.authenticator import Authenticator
 from gale_service.auth.keys import KeySet
 from gale_service.auth.principal import Principal
 from gale_service.auth.sessions import decode_session, session_cookie_name
-from gale_service.auth.tokens import InvalidToken, verify_token
+from gale_service.auth.tokens import InvalidToken
 from gale_service.problems import Problem
 
 REALM = 'Bearer realm="gale"'
@@ -80,7 +80,7 @@ def identify(handler: RequestHandler, authenticator: Authenticator) -> Principal
     token = bearer_token(handler)
     if token is not None:
         try:
-            return verify_token(token, policy=authenticator.tokens)
+            return authenticator.verified_tokens.verify(token, policy=authenticator.tokens)
         except InvalidToken as error:
             raise unauthorized(str(error)) from None
     return decode_session(session_cookie(handler, authenticator))

@@ -99,6 +99,9 @@ class PoolTelemetry(monitoring.ConnectionPoolListener):
 
     def __init__(self) -> None:
         self._max_by_pool: dict[Any, int] = {}
+        # Two gauge moves per checkout and checkin: look the children up once.
+        self._idle = metrics.DB_CONNECTIONS.labels(state="idle")
+        self._used = metrics.DB_CONNECTIONS.labels(state="used")
 
     def pool_created(self, event: monitoring.PoolCreatedEvent) -> None:
         size = int(event.options.get("maxPoolSize", 100) or 0)
@@ -115,13 +118,13 @@ class PoolTelemetry(monitoring.ConnectionPoolListener):
         """Cleared connections each report ``connection_closed``."""
 
     def connection_created(self, event: monitoring.ConnectionCreatedEvent) -> None:
-        metrics.DB_CONNECTIONS.labels(state="idle").inc()
+        self._idle.inc()
 
     def connection_ready(self, event: monitoring.ConnectionReadyEvent) -> None:
         """Counted at creation."""
 
     def connection_closed(self, event: monitoring.ConnectionClosedEvent) -> None:
-        metrics.DB_CONNECTIONS.labels(state="idle").dec()
+        self._idle.dec()
 
     def connection_check_out_started(
         self, event: monitoring.ConnectionCheckOutStartedEvent
@@ -132,12 +135,12 @@ class PoolTelemetry(monitoring.ConnectionPoolListener):
         """Surfaces as a failed command or a DatabaseUnavailable answer."""
 
     def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
-        metrics.DB_CONNECTIONS.labels(state="idle").dec()
-        metrics.DB_CONNECTIONS.labels(state="used").inc()
+        self._idle.dec()
+        self._used.inc()
 
     def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None:
-        metrics.DB_CONNECTIONS.labels(state="used").dec()
-        metrics.DB_CONNECTIONS.labels(state="idle").inc()
+        self._used.dec()
+        self._idle.inc()
 
 
 def db_listeners() -> list[monitoring._EventListener]:

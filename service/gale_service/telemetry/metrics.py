@@ -117,18 +117,27 @@ def status_class(status: int) -> str:
     return f"{status // 100}xx" if 100 <= status <= 599 else "5xx"
 
 
+#: Label children by their values: ``labels()`` validates and hashes its arguments on every
+#: call, and these two are recorded on every request. Both sets are bounded (route templates,
+#: status classes, command and collection names), so the dicts are too.
+_REQUEST_CHILDREN: dict[tuple[str, str, str], Histogram] = {}
+_DB_CHILDREN: dict[tuple[str, str], Histogram] = {}
+
+
 def observe_request(*, method: str | None, route: str, status: int, seconds: float) -> None:
-    REQUEST_DURATION.labels(
-        http_request_method=method_label(method),
-        http_route=route or UNMATCHED_ROUTE,
-        http_response_status_class=status_class(status),
-    ).observe(seconds)
+    key = (method_label(method), route or UNMATCHED_ROUTE, status_class(status))
+    child = _REQUEST_CHILDREN.get(key)
+    if child is None:
+        child = _REQUEST_CHILDREN[key] = REQUEST_DURATION.labels(*key)
+    child.observe(seconds)
 
 
 def observe_db_operation(*, operation: str, collection: str, seconds: float) -> None:
-    DB_OPERATION_DURATION.labels(
-        db_operation_name=operation, db_collection_name=collection
-    ).observe(seconds)
+    key = (operation, collection)
+    child = _DB_CHILDREN.get(key)
+    if child is None:
+        child = _DB_CHILDREN[key] = DB_OPERATION_DURATION.labels(*key)
+    child.observe(seconds)
 
 
 def record_rejection(reason: str) -> None:

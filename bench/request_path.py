@@ -1,0 +1,227 @@
+"""Gale's request path against its peers: ``python -m bench`` (``make bench``).
+
+One run starts one SecantusDB and seeds one item, then measures, one server after the other
+and interleaved over ``--rounds`` (the median round is kept), the same two routes:
+
+- ``item``: the authenticated read, ``GET /api/v1/items/{id}`` (peers: ``/items/{id}``);
+- ``livez``: the liveness probe kubelet calls on every pod every few seconds.
+
+Servers: ``bare`` (Tornado, a handler doing the ``find_one``), ``starlette`` and ``fastapi``
+(uvicorn with uvloop and httptools; the FastAPI peer verifies the same bearer JWT and
+validates its response through pydantic), and Gale's full default stack three ways: ``gale``
+(10 % of requests traced, as in production, exported to a real OTLP receiver),
+``gale-traced`` (every request traced and exported) and ``gale-untraced`` (no spans).
+
+Each server runs alone on core 0, wrk and the database on core 1 (``taskset``, when the
+machine has it and two cores). Absolute numbers depend on the machine, and SecantusDB is
+much slower than mongod, so the ratios printed at the end are what to compare. The figures
+are also written as JSON under ``bench/results/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.harness import (
+    SERVER_CPU,
+    Result,
+    bearer,
+    cpu_seconds,
+    database,
+    free_port,
+    median,
+    parse_wrk,
+    pinned,
+    process,
+    seed_item,
+    service_environment,
+    wait_for,
+    wrk,
+)
+
+RESULTS = Path(__file__).parent / "results"
+EXPORT = {"OTEL_TRACES_EXPORTER": "otlp", "OTEL_BSP_SCHEDULE_DELAY": "500"}
+GALE_MODES: Mapping[str, Mapping[str, str]] = {
+    "gale": {
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
+        **EXPORT,
+    },
+    "gale-traced": {"OTEL_TRACES_SAMPLER": "always_on", **EXPORT},
+    "gale-untraced": {"OTEL_SDK_DISABLED": "true", "GALE_TRACE_REQUESTS": "false"},
+}
+PEERS = {
+    "bare": "bench.peers.bare_tornado",
+    "starlette": "bench.peers.starlette_peer",
+    "fastapi": "bench.peers.fastapi_peer",
+}
+SERVERS = (*PEERS, *GALE_MODES)
+
+
+@dataclass(frozen=True)
+class Target:
+    """``server`` on ``route`` must reach ``at_least`` times ``baseline`` on the same route."""
+
+    route: str
+    server: str
+    baseline: str
+    at_least: float
+
+
+TARGETS = (
+    Target("item", "gale", "fastapi", 1.0),
+    Target("livez", "gale", "bare", 0.9),
+    Target("item", "gale-traced", "gale-untraced", 0.8),
+)
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int
+    item_path: str
+    headers: Mapping[str, str]
+
+
+@contextmanager
+def start(name: str, *, uri: str, item_id: str, otlp_port: int, workdir: Path) -> Iterator[Server]:
+    """Server ``name`` on a free port, pinned to the server core, answering."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {bearer()}"}
+    log = workdir / f"{name}.log"
+    if name in PEERS:
+        command = [sys.executable, "-m", PEERS[name], uri, "bench", str(port)]
+        headers = auth if name == "fastapi" else {}
+        with process(pinned(command, SERVER_CPU), log=log) as child:
+            server = Server(base, child.pid, f"/items/{item_id}", headers)
+            wait_for(base + server.item_path, headers=headers)
+            yield server
+        return
+    environment = service_environment(uri, port, workdir / name) | {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
+        **GALE_MODES[name],
+    }
+    command = [sys.executable, "-m", "gale_service"]
+    with process(pinned(command, SERVER_CPU), env=environment, log=log) as child:
+        server = Server(base, child.pid, f"/api/v1/items/{item_id}", auth)
+        wait_for(base + "/readyz")
+        wait_for(base + server.item_path, headers=auth)
+        yield server
+
+
+def measure(server: Server, name: str, *, duration: int, connections: int) -> list[Result]:
+    results = []
+    for route, path, headers in (
+        ("item", server.item_path, server.headers),
+        ("livez", "/livez", {}),
+    ):
+        url = server.base + path
+        wrk(url, duration=1, connections=connections, headers=headers)  # warm-up
+        before = cpu_seconds(server.pid)
+        output = wrk(url, duration=duration, connections=connections, headers=headers)
+        cpu = cpu_seconds(server.pid) - before
+        result = parse_wrk(output, mode=name, route=route)
+        results.append(replace(result, cpu_us_per_request=1e6 * cpu / max(result.requests, 1)))
+    return results
+
+
+def run(*, servers: Sequence[str], duration: int, connections: int, rounds: int) -> list[Result]:
+    runs: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="gale-bench-") as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        uri = stack.enter_context(database(workdir))
+        item_id = seed_item(uri)
+        otlp_port = free_port()
+        stack.enter_context(process([sys.executable, "-m", "bench.otlp_sink", str(otlp_port)]))
+        for round_ in range(1, rounds + 1):
+            for name in servers:
+                with start(
+                    name, uri=uri, item_id=item_id, otlp_port=otlp_port, workdir=workdir
+                ) as server:
+                    runs += measure(server, name, duration=duration, connections=connections)
+            print(f"round {round_}/{rounds} done", file=sys.stderr, flush=True)
+    return [
+        median([r for r in runs if (r.mode, r.route) == (name, route)])
+        for route in ("item", "livez")
+        for name in servers
+    ]
+
+
+def _find(results: Sequence[Result], server: str, route: str) -> Result | None:
+    return next((r for r in results if (r.mode, r.route) == (server, route)), None)
+
+
+def table(results: Sequence[Result]) -> str:
+    lines = [
+        "| route | server | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.route} | {r.mode} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} | "
+            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:,.0f} | {r.non_2xx_3xx} | {r.errors} |"
+        )
+    return "\n".join(lines)
+
+
+def verdicts(results: Sequence[Result]) -> list[dict[str, object]]:
+    """Each target's measured ratio (throughput) and whether it was met."""
+    out: list[dict[str, object]] = []
+    for target in TARGETS:
+        server = _find(results, target.server, target.route)
+        baseline = _find(results, target.baseline, target.route)
+        if server is None or baseline is None:
+            continue
+        ratio = server.requests_per_second / baseline.requests_per_second
+        out.append({**asdict(target), "ratio": round(ratio, 3), "met": ratio >= target.at_least})
+    return out
+
+
+def write_json(results: Sequence[Result], ratios: list[dict[str, object]], args: object) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"request-path-{stamp}.json"
+    document = {
+        "benchmark": "request-path",
+        "at": stamp,
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "settings": vars(args),
+        "results": [asdict(r) for r in results],
+        "targets": ratios,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved; the median is kept")
+    parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
+    args = parser.parse_args(argv)
+    results = run(
+        servers=args.servers,
+        duration=args.duration,
+        connections=args.connections,
+        rounds=args.rounds,
+    )
+    ratios = verdicts(results)
+    print(table(results))
+    for verdict in ratios:
+        print(
+            f"{verdict['route']}: {verdict['server']}/{verdict['baseline']} = "
+            f"{verdict['ratio']:.2f} (target ≥ {verdict['at_least']}) "
+            f"{'met' if verdict['met'] else 'NOT MET'}"
+        )
+    print(f"figures: {write_json(results, ratios, args)}")
