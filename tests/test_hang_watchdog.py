@@ -1,11 +1,14 @@
 """A test that hangs fails within its timeout, fixtures and teardown included; CI never hangs.
 
 Each case runs a tiny test file in a child pytest configured like this suite (its
-``[tool.pytest.ini_options]`` with a 2 s timeout), and times it from outside.
+``[tool.pytest.ini_options]`` with a 2 s timeout). The child's own phase durations say when
+the timeout fired; the wall clock around it only bounds the whole run (interpreter start-up
+and collection are slow on a loaded CI machine).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -93,7 +96,17 @@ def run_suite(tmp_path: Path, source: str) -> tuple[subprocess.CompletedProcess[
     (tmp_path / "test_case.py").write_text(textwrap.dedent(source))
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.hang_watchdog", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.hang_watchdog",
+            "-p",
+            "no:cacheprovider",
+            "--durations=0",
+            "--durations-min=0",
+        ],
         cwd=tmp_path,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -102,6 +115,13 @@ def run_suite(tmp_path: Path, source: str) -> tuple[subprocess.CompletedProcess[
         check=False,
     )
     return result, time.monotonic() - started
+
+
+def phase_seconds(result: subprocess.CompletedProcess[str], phase: str, test: str) -> float:
+    """How long the child's ``phase`` of ``test`` took, from its ``--durations`` report."""
+    match = re.search(rf"([0-9.]+)s {phase} +test_case.py::{test}$", result.stdout, re.M)
+    assert match, result.stdout
+    return float(match.group(1))
 
 
 def _toml(value: object) -> str:
@@ -119,14 +139,16 @@ def test_a_hanging_async_teardown_fails_in_time(tmp_path: Path) -> None:
     assert "ERROR test_case.py::test_hangs - Failed: Timeout" in result.stdout, result.stdout
     assert "2 passed, 1 error" in result.stdout, "the run goes on with the next test"
     assert result.returncode == 1
-    assert elapsed < TIMEOUT + GRACE, f"took {elapsed:.1f}s"
+    assert phase_seconds(result, "teardown", "test_hangs") < TIMEOUT + 1
+    assert elapsed < TIMEOUT + 30, f"took {elapsed:.1f}s"
 
 
 def test_a_task_stuck_cancelling_fails_in_time(tmp_path: Path) -> None:
     result, elapsed = run_suite(tmp_path, STUCK_CANCELLING)
     assert "ERROR test_case.py::test_stuck - Failed: Timeout" in result.stdout, result.stdout
     assert "2 passed, 1 error" in result.stdout
-    assert elapsed < TIMEOUT + GRACE, f"took {elapsed:.1f}s"
+    assert phase_seconds(result, "teardown", "test_stuck") < TIMEOUT + 1
+    assert elapsed < TIMEOUT + 30, f"took {elapsed:.1f}s"
 
 
 def test_a_lost_timeout_ends_the_run(tmp_path: Path) -> None:
@@ -135,4 +157,4 @@ def test_a_lost_timeout_ends_the_run(tmp_path: Path) -> None:
     assert "hang watchdog: test_case.py::test_lost still running" in result.stderr, result.stderr
     assert "coro=<busy()" in result.stderr, "the dump shows the pending tasks"
     assert "test_never_reached" not in result.stdout
-    assert elapsed < TIMEOUT + GRACE + 10, f"took {elapsed:.1f}s"
+    assert elapsed < TIMEOUT + GRACE + 30, f"took {elapsed:.1f}s"

@@ -73,7 +73,6 @@ class DrainingHTTPServer(HTTPServer):
         super().initialize(*args, **kwargs)
         #: Connections whose current request has arrived (its response may be unfinished).
         self.busy: dict[HTTP1ServerConnection, HTTP1Connection] = {}
-        self.open: set[HTTP1ServerConnection] = set()
         self.draining = False
         self._accepting: list[AcceptLoop] = []
 
@@ -99,15 +98,19 @@ class DrainingHTTPServer(HTTPServer):
         assert isinstance(server_conn, HTTP1ServerConnection)
         assert isinstance(request_conn, HTTP1Connection)
         self.busy.pop(server_conn, None)
-        self.open.add(server_conn)
         inner = super().start_request(server_conn, request_conn)
         return _Watch(inner, server=self, server_conn=server_conn, request_conn=request_conn)
 
     def on_close(self, server_conn: object) -> None:
         assert isinstance(server_conn, HTTP1ServerConnection)
         self.busy.pop(server_conn, None)
-        self.open.discard(server_conn)
         super().on_close(server_conn)
+
+    @property
+    def open(self) -> set[HTTP1ServerConnection]:
+        """Every HTTP connection being served: Tornado's own table, which has a connection from
+        the moment it is accepted (before its first request is even asked for)."""
+        return self._connections
 
     def begin_drain(self) -> None:
         """No more keep-alive: later requests are read with ``no_keep_alive`` (Tornado then

