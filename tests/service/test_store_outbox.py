@@ -10,6 +10,7 @@ from gale_service.store import StoreUnavailable
 from gale_service.store.events import ABANDONED
 from pymongo.errors import DuplicateKeyError
 
+from tests.service.clients import connect, frame, subscribe
 from tests.service.harness import LiveService
 
 
@@ -112,3 +113,28 @@ async def test_the_frontier_waits_for_an_allocated_position_then_abandons_it(
         await service.services.gateway.collection("events").insert_one(
             {"_id": start + 1, "type": "item.created"}
         )
+
+
+async def test_a_failed_write_fences_its_positions_at_once(service: LiveService) -> None:
+    """A writer whose transaction fails tombstones the positions it took right away, so
+    the feed moves past them without waiting for the readers' gap timeout."""
+    store = service.services.store
+    watcher = await connect(service, token=service.token)
+    await subscribe(watcher)
+    counters = service.services.gateway.collection("counters")
+    allocated = (await counters.find_one({"_id": "events"}) or {"seq": 0})["seq"]
+    squatted = allocated + 50  # inside the 100 positions the import is about to take
+    await service.services.gateway.collection("events").insert_one(
+        {"_id": squatted, "type": "squatter"}
+    )
+    many = [{"name": f"n{n}", "description": "", "tags": []} for n in range(100)]
+    with pytest.raises(StoreUnavailable):
+        await store.create_many(many, owner="me")
+    began = asyncio.get_running_loop().time()
+    after = await store.create({"name": "after", "description": "", "tags": []}, owner="me")
+    event = await frame(watcher, timeout=store.events.gap_timeout)
+    assert event["item"]["id"] == after["id"]
+    assert asyncio.get_running_loop().time() - began < store.events.gap_timeout / 2
+    kinds = {e["type"] async for e in store.events.since(allocated, up_to=allocated + 100)}
+    assert kinds == {ABANDONED, "squatter"}
+    watcher.close()

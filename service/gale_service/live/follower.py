@@ -95,6 +95,10 @@ class EventFollower:
                     return
                 log.warning("live feed cannot read events", extra={"error": str(error)})
                 await asyncio.sleep(RETRY_SECONDS)
+            except Exception:
+                # One entry the feed cannot handle must not end the feed for everyone.
+                log.exception("live feed failed to publish; retrying")
+                await asyncio.sleep(RETRY_SECONDS)
 
     async def catch_up(self) -> None:
         """Publish every entry after the hub's position, in order, up to the first gap; a

@@ -50,8 +50,8 @@ class PositionAbandoned(DatabaseUnavailable):
 
 
 def is_event(document: Document) -> bool:
-    """An ``item.*`` event, as opposed to a tombstone."""
-    return document.get("type") != ABANDONED
+    """An ``item.*`` event, as opposed to a tombstone (or anything else in the log)."""
+    return document.get("type") in EVENT_TYPES
 
 
 def _event(seq: int, *, type: str, item: Document, at: datetime) -> Document:
@@ -146,12 +146,18 @@ class EventLog:
     async def abandon(self, first: int, last: int | None = None) -> None:
         """Fence positions ``first..last`` that may never commit: a tombstone takes each one
         that is not an event yet (and waits for a transaction that holds it to finish)."""
-        for seq in range(first, (first if last is None else last) + 1):
-            try:
-                async with self._gateway.operation():
-                    await self._events.insert_one({"_id": seq, "type": ABANDONED})
-            except DuplicateKeyError:
-                continue  # it committed (or another reader fenced it first)
+        tombstones = [
+            {"_id": seq, "type": ABANDONED}
+            for seq in range(first, (first if last is None else last) + 1)
+        ]
+        try:
+            async with self._gateway.operation():
+                await self._events.insert_many(tombstones, ordered=False)
+        except BulkWriteError as error:
+            codes = {e.get("code") for e in error.details.get("writeErrors", [])}
+            if codes != {DUPLICATE_KEY}:
+                raise
+            # The others committed as events (or another reader fenced them first).
 
     async def since(
         self, seq: int, *, limit: int = 500, up_to: int | None = None
