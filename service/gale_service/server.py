@@ -189,8 +189,10 @@ async def drain_then_stop(running: RunningService) -> None:
     server.begin_drain()
     log.info("draining", extra={"drain_seconds": settings.drain_seconds})
     await asyncio.sleep(settings.drain_seconds)
-    server.stop()
+    # Logged just before the listener closes, so that every connection refused is later
+    # than this line's timestamp (the shutdown tests compare client times with it).
     log.info("stopped accepting", extra={"open_connections": len(server.open)})
+    server.stop()
     finished = await _finish_requests(server, services.inflight, settings.shutdown_timeout_seconds)
     if not finished:
         log.warning("shutdown deadline passed", extra={"in_flight": services.inflight.count})
