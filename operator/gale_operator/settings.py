@@ -1,16 +1,27 @@
 """The one place that builds kopf's settings for Gale.
 
 Hardened watching (server- and client-side timeouts, an inactivity timeout that restarts
-a silently stalled watch), Gale's finalizer and annotation prefix instead of kopf's, and
-peering only when asked for.
+a silently stalled watch), Gale's finalizer and annotation prefix instead of kopf's,
+peering only when asked for, and the children's watches scoped on the server by the
+operator's own labels: an unrelated ConfigMap never reaches the operator.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import kopf
 
 from gale_operator.config import OperatorConfig
 from gale_operator.core import kinds
+from gale_operator.core.naming import INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL
+
+#: The server-side selector of every child watch: ours, and naming their Microservice.
+CHILD_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY},{INSTANCE_LABEL}"
+
+
+def _is(kind: kinds.Kind) -> Callable[[kopf.Resource], bool]:
+    return lambda resource: resource.group == kind.group and resource.plural == kind.plural
 
 
 def operator_settings(config: OperatorConfig) -> kopf.OperatorSettings:
@@ -29,6 +40,8 @@ def operator_settings(config: OperatorConfig) -> kopf.OperatorSettings:
         prefix=kinds.ANNOTATION_PREFIX, key="last-handled-configuration"
     )
     settings.posting.reporting_component = "gale-operator"
+    for kind in kinds.CHILD_KINDS:
+        settings.watching.label_selectors[_is(kind)] = CHILD_SELECTOR
     settings.peering.standalone = config.peering is None
     settings.peering.name = config.peering or "default"
     settings.peering.clusterwide = config.clusterwide

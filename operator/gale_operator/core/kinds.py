@@ -92,6 +92,9 @@ _OWN = (*_WATCH, "create", "patch", "delete")
 MANAGED_RESOURCES: tuple[ResourceAccess, ...] = (
     ResourceAccess(GROUP, "microservices", (*_WATCH, "patch")),
     ResourceAccess(GROUP, "microservices/status", ("get", "patch")),
+    # Children set blockOwnerDeletion: under OwnerReferencesPermissionEnforcement (on by
+    # default on OpenShift) that needs update on the owner's finalizers subresource.
+    ResourceAccess(GROUP, "microservices/finalizers", ("update",)),
     *(ResourceAccess(kind.group, kind.plural, _OWN) for kind in CHILD_KINDS),
     # Secrets: read the MongoDB URI reference; write the TLS key pairs (self-signed mode) and
     # delete a serving pair once TLS is turned off or its Microservice goes.

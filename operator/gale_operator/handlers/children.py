@@ -23,6 +23,9 @@ INDEXED_KINDS: tuple[kinds.Kind, ...] = tuple(
 )
 
 
+_KINDS = {(kind.group, kind.plural): kind for kind in INDEXED_KINDS}
+
+
 def index_id(kind: kinds.Kind) -> str:
     """The kwarg name under which kopf hands the index of ``kind`` to every handler."""
     return f"gale_{kind.plural}"
@@ -47,9 +50,17 @@ def index_child(
 
 
 async def wake_parent(
-    namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
+    type: str | None,
+    resource: kopf.Resource,
+    namespace: str | None,
+    labels: Mapping[str, str],
+    memo: Any,
+    **_: Any,
 ) -> None:
-    runtime_of(memo).wake((namespace or "", labels[INSTANCE_LABEL]))
+    runtime = runtime_of(memo)
+    if type is None:  # a listing: after a 410 Gone, deletions in the gap went unseen
+        runtime.vanished.relisting(_KINDS[(resource.group, resource.plural)])
+    runtime.wake((namespace or "", labels[INSTANCE_LABEL]))
 
 
 for _kind in INDEXED_KINDS:

@@ -16,6 +16,8 @@ from typing import Any
 from gale_operator.core import kinds
 from gale_operator.kube.client import KubeClient
 from gale_operator.kube.own_writes import OwnWrites
+from gale_operator.kube.vanished import VanishedChildren
+from gale_operator.settings import CHILD_SELECTOR
 
 #: The longest a "does this CRD exist" answer is trusted (shorter if the interval is).
 DISCOVERY_TTL_SECONDS = 60.0
@@ -34,7 +36,23 @@ class Runtime:
     wakeups: dict[tuple[str, str], asyncio.Event] = dataclasses.field(default_factory=dict)
     #: What the last passes wrote, until the indexes show it.
     own_writes: OwnWrites = dataclasses.field(default_factory=OwnWrites)
+    #: The generation each loop last reconciled: a new one wakes it.
+    generations: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
+    vanished: VanishedChildren = dataclasses.field(init=False)
     _discovery: dict[kinds.Kind, tuple[float, bool]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.vanished = VanishedChildren(self._list_children, max_age=self.reconcile_interval / 2)
+
+    async def _list_children(self, kind: kinds.Kind, namespace: str) -> list[dict[str, Any]]:
+        return await self.api.list_objects(kind, namespace=namespace, label_selector=CHILD_SELECTOR)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        """Drop everything kept about a Microservice that is gone."""
+        self.wakeups.pop(key, None)
+        self.generations.pop(key, None)
+        self.own_writes.forget(key)
+        self.vanished.forget(key)
 
     @property
     def api(self) -> KubeClient:

@@ -157,7 +157,12 @@ async def reconcile(
             )
     else:
         status = _problem_only_status(status, problem, generation=generation, now=now)
-    await write_status(client, owner=owner, previous=body.get("status") or {}, status=status)
+    try:
+        await write_status(client, owner=owner, previous=body.get("status") or {}, status=status)
+    except ApiError as exc:
+        # What the pass did still happened: it keeps its Events; the next pass (soon, with
+        # backoff) writes the status again, since the stored one still differs.
+        problem = problem or Problem("StatusWriteFailed", f"API request failed: {exc}")
     warning = plan.rollout.warning if plan is not None else None
     return Outcome(
         tuple(applied),
