@@ -50,6 +50,14 @@ def notices(outcome: Outcome, *, previous_problem: Problem | None) -> list[Notic
     return result
 
 
+def _bookkeeping(key: str, patch: Any) -> bool:
+    """A metadata patch touching only the operator's own ``gale.dev/`` annotations (the
+    release records): the operator's notes, not a change anyone needs an Event for."""
+    if key != "metadata" or not isinstance(patch, Mapping) or set(patch) != {"annotations"}:
+        return False
+    return all(str(name).startswith(f"{kinds.ANNOTATION_PREFIX}/") for name in patch["annotations"])
+
+
 def _grouped(applied: tuple[Applied, ...]) -> list[Notice]:
     def names(action: Action) -> str:
         return ", ".join(f"{a.kind.kind} {a.name}" for a in applied if a.action is action)
@@ -79,9 +87,8 @@ def _for_applied(applied: Applied) -> list[Notice]:
             Notice("Normal", "Scaled", f"Scaled {what} from {before} to {spec_patch['replicas']}")
         )
         spec_patch = {k: v for k, v in spec_patch.items() if k != "replicas"}
-    fields = sorted(
-        {*(k for k in applied.patch if k != "spec"), *(f"spec.{k}" for k in spec_patch)}
-    )
+    others = [k for k in applied.patch if k != "spec" and not _bookkeeping(k, applied.patch[k])]
+    fields = sorted({*others, *(f"spec.{k}" for k in spec_patch)})
     if fields:
         found.append(Notice("Normal", "Updated", f"Updated {what}: {', '.join(fields)}"))
     return found

@@ -8,6 +8,8 @@ operator's own labels: an unrelated ConfigMap never reaches the operator.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 
 import kopf
@@ -18,6 +20,14 @@ from gale_operator.core.naming import INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LAB
 
 #: The server-side selector of every child watch: ours, and naming their Microservice.
 CHILD_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY},{INSTANCE_LABEL}"
+
+
+def seniority(now: float | None = None) -> int:
+    """A peering priority that falls with the start time: the longest-running replica stays
+    the active one (a restarted or newly rolled-out pod never takes over from a healthy
+    one), and replicas never tie (kopf pauses *every* replica on equal priorities)."""
+    started = time.time() if now is None else now
+    return (2_000_000_000 - int(started)) * 1000 + random.randrange(1000)  # noqa: S311
 
 
 def _is(kind: kinds.Kind) -> Callable[[kopf.Resource], bool]:
@@ -46,4 +56,6 @@ def operator_settings(config: OperatorConfig) -> kopf.OperatorSettings:
     settings.peering.name = config.peering or "default"
     settings.peering.clusterwide = config.clusterwide
     settings.peering.mandatory = config.peering is not None
+    settings.peering.lifetime = config.peering_lifetime
+    settings.peering.priority = seniority()
     return settings

@@ -21,6 +21,8 @@ exactly that and nothing more:
   ``POST /_emulator/watches/expire`` compacts the history and releases them, so the resume
   is answered ``410 Gone`` (an ERROR event, ``reason: Expired``) and the client must relist;
 - injected faults on any request pattern (``apiserver_faults``, ``/_emulator/faults``);
+- ``metadata.managedFields``: one entry per manager (the ``fieldManager`` parameter, else
+  the User-Agent up to its first ``/``) and subresource, with the time of its last write;
 - garbage collection of objects with ``ownerReferences``, with ``Background``,
   ``Foreground`` and ``Orphan`` propagation (the ``orphan`` and ``foregroundDeletion``
   finalizers), run asynchronously as the real collector does.
@@ -37,6 +39,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import contextvars
 import copy
 import datetime
 import json
@@ -71,6 +74,8 @@ BUILTINS: dict[str, tuple[str, str, bool]] = {
 }
 VERBS = ("get", "list", "watch", "create", "patch", "delete")
 NAMESPACES = kmock.resource("v1/namespaces")
+#: The field manager of the request being served.
+_MANAGER: contextvars.ContextVar[str] = contextvars.ContextVar("manager", default="unknown")
 _NAMESPACES = re.compile(r"^/api/v1/namespaces(?:/(?P<name>[^/]+))?/?$")
 
 
@@ -100,6 +105,25 @@ def _status(
 
 def _is_watch(query: Any) -> bool:
     return query.get("watch") in {"true", "1"}
+
+
+def _managed(obj: Json, *, subresource: str = "") -> None:
+    """Record the write in ``managedFields``, one entry per manager and subresource."""
+    meta = obj["metadata"]
+    entry = {
+        "manager": _MANAGER.get(),
+        "operation": "Update",
+        "apiVersion": obj.get("apiVersion", ""),
+        "time": _now(),
+        "fieldsType": "FieldsV1",
+        **({"subresource": subresource} if subresource else {}),
+    }
+    kept = [
+        e
+        for e in meta.get("managedFields") or []
+        if (e.get("manager"), e.get("subresource", "")) != (entry["manager"], subresource)
+    ]
+    meta["managedFields"] = [*kept, entry]
 
 
 def _owner_uids(obj: Json) -> set[str]:
@@ -184,7 +208,14 @@ class ApiServer(kmock.KubernetesEmulator):
             print(json.dumps(entry), flush=True)
         if raw.path.startswith("/_emulator/"):
             return await self._serve_control(raw)
-        fault = self.faults.pick(raw.method, raw.path, watch=_is_watch(raw.query))
+        agent = raw.headers.get("User-Agent", "unknown").split("/", 1)[0]
+        _MANAGER.set(raw.query.get("fieldManager") or agent)
+        fault = self.faults.pick(
+            raw.method,
+            raw.path,
+            agent=raw.headers.get("User-Agent", ""),
+            watch=_is_watch(raw.query),
+        )
         if fault is not None:
             await asyncio.sleep(fault.delay)
             if fault.status is not None:
@@ -303,6 +334,8 @@ class ApiServer(kmock.KubernetesEmulator):
         if "status" in subresources:
             obj.pop("status", None)
         obj = self._stored(res, obj)
+        obj["metadata"].pop("managedFields", None)
+        _managed(obj)
         if key in self._objects:
             self._objects[key].create(obj)
         else:
@@ -340,6 +373,7 @@ class ApiServer(kmock.KubernetesEmulator):
         for field in ("uid", "creationTimestamp", "name", "namespace"):
             if field in current["metadata"]:
                 meta[field] = current["metadata"][field]
+        _managed(new, subresource="status" if subresource == "status" else "")
         meta["resourceVersion"] = self._next_revision()
         if new.get("spec") != current.get("spec"):
             meta["generation"] = int(current["metadata"].get("generation", 1)) + 1

@@ -2,10 +2,11 @@
 
 Rules come in through ``POST /_emulator/faults`` (a list of rules; ``DELETE`` clears them,
 ``GET`` shows them with how often each fired). A rule matches on ``method`` (``*`` for any),
-a ``path`` regular expression (searched) and optionally ``watch`` (true: only watches,
-false: never watches); it fires at ``rate`` (0..1, default 1) at most ``count`` times, and
-then waits ``delay`` seconds and/or answers ``status`` (with ``Retry-After: retryAfter``
-for a 429). A ``seed`` on the first rule makes the random choices repeatable.
+a ``path`` regular expression (searched), optionally an ``agent`` one (searched in the
+User-Agent) and ``watch`` (true: only watches, false: never watches); it fires at ``rate``
+(0..1, default 1) at most ``count`` times, and then waits ``delay`` seconds and/or answers
+``status`` (with ``Retry-After: retryAfter``). A ``seed`` on the first rule makes the
+random choices repeatable.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ REASONS = {
 class Fault:
     method: str = "*"
     path: str = ""
+    agent: str = ""
     watch: bool | None = None
     status: int | None = None
     retry_after: float | None = None
@@ -42,6 +44,7 @@ class Fault:
         fault = cls(
             method=str(rule.get("method", "*")).upper(),
             path=str(rule.get("path", "")),
+            agent=str(rule.get("agent", "")),
             watch=rule.get("watch"),
             status=rule.get("status"),
             retry_after=rule.get("retryAfter"),
@@ -50,14 +53,16 @@ class Fault:
             count=rule.get("count"),
         )
         re.compile(fault.path)
+        re.compile(fault.agent)
         if fault.status is not None and fault.status not in REASONS:
             raise ValueError(f"unsupported fault status {fault.status}")
         return fault
 
-    def matches(self, method: str, path: str, *, watch: bool) -> bool:
+    def matches(self, method: str, path: str, *, agent: str, watch: bool) -> bool:
         return (
             self.method in {"*", method}
             and re.search(self.path, path) is not None
+            and re.search(self.agent, agent) is not None
             and (self.watch is None or self.watch == watch)
             and (self.count is None or self.fired < self.count)
         )
@@ -76,10 +81,13 @@ class Faults:
             self.rng.seed(rules[0]["seed"])
         self.rules.extend(Fault.parse(rule) for rule in rules)
 
-    def pick(self, method: str, path: str, *, watch: bool) -> Fault | None:
+    def pick(self, method: str, path: str, *, agent: str, watch: bool) -> Fault | None:
         """The first matching rule that fires for this request, counted; else ``None``."""
         for fault in self.rules:
-            if fault.matches(method, path, watch=watch) and self.rng.random() < fault.rate:
+            if (
+                fault.matches(method, path, agent=agent, watch=watch)
+                and self.rng.random() < fault.rate
+            ):
                 fault.fired += 1
                 return fault
         return None

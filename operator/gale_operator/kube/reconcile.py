@@ -180,13 +180,20 @@ async def write_status(
     patch = merge_patch(status, previous)
     if not patch:
         return False
-    await client.patch(
-        kinds.MICROSERVICE,
-        namespace=owner.namespace,
-        name=owner.name,
-        patch={"status": patch},
-        subresource="status",
-    )
+    for attempt in (1, 2):  # a merge patch names no resourceVersion: a 409 is worth one retry
+        try:
+            await client.patch(
+                kinds.MICROSERVICE,
+                namespace=owner.namespace,
+                name=owner.name,
+                patch={"status": patch},
+                subresource="status",
+            )
+        except ApiError as exc:
+            if exc.status != 409 or attempt == 2:
+                raise
+        else:
+            break
     return True
 
 
