@@ -23,6 +23,8 @@ exactly that and nothing more:
 - injected faults on any request pattern (``apiserver_faults``, ``/_emulator/faults``);
 - ``metadata.managedFields``: one entry per manager (the ``fieldManager`` parameter, else
   the User-Agent up to its first ``/``) and subresource, with the time of its last write;
+- what kubectl 1.32 needs (``apiserver_kubectl``): OpenAPI v3 declaring server-side field
+  validation, and Table output with a CRD's printer columns;
 - garbage collection of objects with ``ownerReferences``, with ``Background``,
   ``Foreground`` and ``Orphan`` propagation (the ``orphan`` and ``foregroundDeletion``
   finalizers), run asynchronously as the real collector does.
@@ -55,6 +57,7 @@ import kmock
 from kmock._internal import rendering
 
 from tests.operator.apiserver_faults import REASONS, Faults
+from tests.operator.apiserver_kubectl import openapi_document, openapi_root, table, wants_table
 from tests.operator.apiserver_selectors import Predicate, SelectorError, selection
 from tests.operator.apiserver_storage import stored
 
@@ -147,6 +150,7 @@ class ApiServer(kmock.KubernetesEmulator):
     _gc_task: asyncio.Task[None] | None = attrs.field(default=None, init=False)
     _gc_again: bool = attrs.field(default=False, init=False)
     faults: Faults = attrs.field(factory=Faults, init=False)
+    _columns: dict[kmock.resource, list[Json]] = attrs.field(factory=dict, init=False)
     _changed: asyncio.Condition = attrs.field(factory=asyncio.Condition, init=False)
     _kinds: dict[kmock.resource, tuple[str, bool, set[str]]] = attrs.field(factory=dict, init=False)
     #: Namespace objects by name; ``default`` and ``kube-system`` are added at start.
@@ -180,6 +184,7 @@ class ApiServer(kmock.KubernetesEmulator):
         namespaced: bool,
         subresources: set[str] | None = None,
         shortnames: set[str] | None = None,
+        categories: set[str] | None = None,
     ) -> None:
         """Serve ``res`` in discovery and accept its objects."""
         self._kinds[res] = (kind, namespaced, set(subresources or ()))
@@ -189,8 +194,23 @@ class ApiServer(kmock.KubernetesEmulator):
             verbs=set(VERBS),
             singular=kind.lower(),
             shortnames=shortnames or set(),
+            categories=categories or set(),
             subresources=subresources or set(),
         )
+
+    async def _serve_version(self, request: rendering.Request) -> rendering.Payload:
+        """kmock's resource list, with subresources as a real server lists them: no short
+        names or categories (kubectl would warn that ``ms`` matches them too), Scale's kind;
+        and the core group as ``v1``, not kmock's ``/v1`` (kubectl then finds no v1 kinds)."""
+        listing: Any = await super()._serve_version(request)
+        listing["groupVersion"] = str(listing.get("groupVersion", "")).lstrip("/")
+        for entry in listing.get("resources") or []:
+            if "/" not in entry["name"]:
+                continue
+            entry.update(shortNames=[], categories=[], singularName="", verbs=["get", "patch"])
+            if entry["name"].endswith("/scale"):
+                entry.update(group="autoscaling", version="v1", kind="Scale")
+        return listing
 
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
         if isinstance(exc, kmock.KubernetesNotFoundError):  # kmock says e.g. "Resource Not Found"
@@ -224,10 +244,29 @@ class ApiServer(kmock.KubernetesEmulator):
                     headers["Retry-After"] = str(int(fault.retry_after))
                 message = f"injected fault on {raw.method} {raw.path}"
                 return _status(fault.status, REASONS[fault.status], message, headers)
+        if raw.path.startswith("/openapi/v3"):
+            return self._serve_openapi(raw.path)
         match = _NAMESPACES.match(raw.path)
         if match and raw.method in {"GET", "POST"}:
             return await self._serve_namespaces(raw, match.group("name"))
         return await super().__call__(raw)
+
+    def _serve_openapi(self, path: str) -> aiohttp.web.StreamResponse:
+        def gv(res: kmock.resource) -> str:
+            return f"{res.group}/{res.version}" if res.group else str(res.version)
+
+        known = [*self._kinds, NAMESPACES]
+        if path.rstrip("/") == "/openapi/v3":
+            return aiohttp.web.json_response(openapi_root(gv(res) for res in known))
+        prefix = path.removeprefix("/openapi/v3/").strip("/")
+        resources = [
+            (res.group or "", str(res.version), info[0], str(res.plural), info[1])
+            for res, info in [*self._kinds.items(), (NAMESPACES, ("Namespace", False, set()))]
+            if (f"apis/{gv(res)}" if res.group else f"api/{gv(res)}") == prefix
+        ]
+        if not resources:
+            return _status(404, "NotFound", f"no OpenAPI document for {prefix}")
+        return aiohttp.web.json_response(openapi_document(prefix, resources))
 
     async def _serve_control(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
         """The test's levers: faults and watch gaps (never seen by a real client)."""
@@ -271,9 +310,16 @@ class ApiServer(kmock.KubernetesEmulator):
         namespace, name = request.namespace, request.name
         if method == "GET" and _is_watch(request.params):
             return await self._serve_watch_stream(request, res)
+        accept = request._raw_request.headers.get("Accept", "") if request._raw_request else ""
         if method == "GET" and name is None:
             selected = selection(request.params, kind=self._kinds[res][0])
-            return aiohttp.web.json_response(self._list(res, namespace, selected))
+            listing = self._list(res, namespace, selected)
+            if wants_table(accept):
+                revision = listing["metadata"]["resourceVersion"]
+                listing = table(
+                    listing["items"], self._columns.get(res, []), resource_version=revision
+                )
+            return aiohttp.web.json_response(listing)
         if method == "POST" and name is None:
             return await self._create(res, namespace, dict(request.data or {}))
         key = (res, namespace, name)
@@ -282,7 +328,13 @@ class ApiServer(kmock.KubernetesEmulator):
             return _status(404, "NotFound", f"{what} not found")
         if method == "GET":
             obj = self._objects[key].raw
-            return aiohttp.web.json_response(self._scale(obj) if sub == "scale" else obj)
+            if sub == "scale":
+                return aiohttp.web.json_response(self._scale(obj))
+            if wants_table(accept):
+                revision = obj["metadata"]["resourceVersion"]
+                columns = self._columns.get(res, [])
+                return aiohttp.web.json_response(table([obj], columns, resource_version=revision))
+            return aiohttp.web.json_response(obj)
         if method == "PATCH":
             return await self._patch(key, request.data, subresource=sub)
         if method == "DELETE":
@@ -515,12 +567,15 @@ class ApiServer(kmock.KubernetesEmulator):
         names = spec.get("names") or {}
         for version in spec.get("versions") or []:
             subresources = set((version.get("subresources") or {}).keys())
+            res = kmock.resource(spec["group"], version["name"], names["plural"])
+            self._columns[res] = list(version.get("additionalPrinterColumns") or [])
             self.register(
-                kmock.resource(spec["group"], version["name"], names["plural"]),
+                res,
                 kind=names["kind"],
                 namespaced=spec.get("scope") == "Namespaced",
                 subresources=subresources,
                 shortnames=set(names.get("shortNames") or ()),
+                categories=set(names.get("categories") or ()),
             )
 
     # Reads --------------------------------------------------------------------------------

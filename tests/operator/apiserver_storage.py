@@ -5,11 +5,13 @@ The built-in kinds are Go structs; serialising a stored object omits every field
 ``data: {}`` and ``ports: []`` are gone when the object is read back, while a pointer field
 (``allowPrivilegeEscalation: false``, ``replicas: 0``) and an empty struct
 (``emptyDir: {}``, ``podSelector: {}``) keep their value. Map entries (labels, ConfigMap
-data) are never pruned: an empty string is a value there.
+data) are never pruned: an empty string is a value there. A Secret's write-only
+``stringData`` is merged into ``data``, base64-encoded, as the API server does.
 """
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 #: Fields whose type is a map: their entries are values; the map itself goes when empty.
@@ -62,6 +64,11 @@ def _omitted(key: str, value: Any, *, kind: str, path: tuple[str, ...]) -> bool:
 
 def stored(obj: dict[str, Any], *, kind: str) -> dict[str, Any]:
     """``obj`` as the API server would store (and return) it."""
+    if kind == "Secret" and "stringData" in obj:
+        obj = dict(obj)
+        plain = obj.pop("stringData") or {}
+        encoded = {k: base64.b64encode(str(v).encode()).decode() for k, v in plain.items()}
+        obj["data"] = {**(obj.get("data") or {}), **encoded}
     return _prune(obj, kind=kind, path=())
 
 

@@ -417,3 +417,51 @@ def test_finalizers_hold_a_collected_dependent(api: Api) -> None:
     assert held["metadata"]["finalizers"] == ["x/y"]
     api.patch(f"{CM}/fin-child", {"metadata": {"finalizers": None}})
     assert api.get(f"{CM}/fin-child") is None
+
+
+def test_secret_string_data_is_stored_as_data(api: Api) -> None:
+    made = api.post(
+        "/api/v1/namespaces/emu/secrets",
+        {
+            "metadata": {"name": "plain"},
+            "data": {"a": "YQ=="},
+            "stringData": {"uri": "mongodb://x"},
+        },
+    )
+    assert made["data"] == {"a": "YQ==", "uri": "bW9uZ29kYjovL3g="}
+    assert "stringData" not in made
+
+
+def test_discovery_lists_what_kubectl_expects(api: Api) -> None:
+    core = api.get("/api/v1")
+    assert core["groupVersion"] == "v1"
+    gale = {r["name"]: r for r in api.get("/apis/gale.dev/v1alpha1")["resources"]}
+    assert gale["microservices"]["shortNames"] == ["ms"]
+    assert gale["microservices"]["categories"] == ["gale"]
+    for sub in ("microservices/status", "microservices/scale"):
+        assert gale[sub]["shortNames"] == []  # else `kubectl get ms` warns of an ambiguity
+    assert gale["microservices/scale"]["kind"] == "Scale"
+    root = api.get("/openapi/v3")["paths"]
+    assert {"api/v1", "apis/gale.dev/v1alpha1", "apis/apps/v1"} <= root.keys()
+    doc = api.get(root["apis/gale.dev/v1alpha1"]["serverRelativeURL"])
+    patch = doc["paths"]["/apis/gale.dev/v1alpha1/namespaces/{namespace}/microservices/{name}"]
+    assert patch["patch"]["x-kubernetes-group-version-kind"]["kind"] == "Microservice"
+    assert "fieldValidation" in {p["name"] for p in patch["patch"]["parameters"]}
+
+
+def test_tables_carry_the_printer_columns(api: Api) -> None:
+    path = f"{MS}/namespaces/tbl/microservices"
+    body = load_yaml(ROOT / "operator/samples/microservice.yaml")
+    body["metadata"]["namespace"] = "tbl"
+    api.post(path, body)
+    status = {"conditions": [{"type": "Ready", "status": "True"}], "version": "0.1.0"}
+    api.patch(f"{path}/gale/status", {"status": status})
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+    listed = api.session.get(api.base + path, headers={"Accept": accept}, timeout=10).json()
+    assert listed["kind"] == "Table"
+    names = [c["name"] for c in listed["columnDefinitions"]]
+    assert names == ["Name", "Ready", "Replicas", "Available", "Version", "TLS", "Age"]
+    (row,) = listed["rows"]
+    assert row["cells"][:6] == ["gale", "True", 2, None, "0.1.0", "disabled"]
+    one = api.session.get(api.base + f"{path}/gale", headers={"Accept": accept}, timeout=10)
+    assert one.json()["rows"][0]["cells"][0] == "gale"
