@@ -64,6 +64,7 @@ test: lint tools ## Lint, then the whole suite with a coverage floor.
 bench: sync tools ## Benchmarks (wrk against the running service); never part of `make test`.
 	$(UV) run --locked python -m bench
 	$(UV) run --locked python -m bench.tracing
+	$(UV) run --locked python -m bench.operator
 
 .PHONY: playground
 playground: sync ## The operator and the sample CR on an EMULATED API server (no cluster needed).

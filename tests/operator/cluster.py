@@ -167,6 +167,7 @@ def start_operator(
     *args: str,
     env: dict[str, str] | None = None,
     log: Any = None,
+    verbose: bool = True,
 ) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
     """The real operator process on the emulator's kubeconfig, with free metrics/health ports."""
     ports = {"metrics_port": free_port(), "health_port": free_port()}
@@ -176,7 +177,7 @@ def start_operator(
             sys.executable,
             "-m",
             "gale_operator",
-            "--verbose",
+            *(["--verbose"] if verbose else []),
             "--metrics-port",
             str(ports["metrics_port"]),
             "--health-port",

@@ -32,6 +32,8 @@ from gale_operator.kube.reconcile import Outcome, owner_of, reconcile
 MS = kinds.MICROSERVICE
 #: Retry delays while a problem persists; the last one repeats (capped by the interval).
 BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+#: How long a woken loop lets further events arrive before it runs the pass.
+SETTLE_SECONDS = 0.2
 
 
 @kopf.on.startup()
@@ -91,6 +93,9 @@ async def reconcile_loop(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(wakeup.wait(), timeout=delay)
             periodic = False
+            # A pass's own writes come back as a burst of watch events (each child ADDED,
+            # the Deployment's status moments later): one pass after the burst, not one each.
+            await asyncio.sleep(SETTLE_SECONDS)
 
 
 def retry_delay(failures: int, *, cap: float) -> float:

@@ -19,6 +19,8 @@ import json
 import os
 import random
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, cast
 
@@ -34,6 +36,14 @@ FIELD_MANAGER = "gale-operator"
 USER_AGENT = "gale-operator/0.1"
 #: Statuses worth another attempt: throttled, or the server (or a proxy) failing for now.
 RETRIABLE = frozenset({429, 500, 502, 503, 504})
+
+
+def _env_proxy(server: str) -> str | None:
+    """The proxy the environment (``HTTPS_PROXY``, ``NO_PROXY``...) names for ``server``."""
+    url = urllib.parse.urlsplit(server)
+    if urllib.request.proxy_bypass(url.hostname or ""):
+        return None
+    return urllib.request.getproxies().get(url.scheme)
 
 
 def backoff_delays(
@@ -105,7 +115,13 @@ class KubeClient:
             k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
             await k8s_config.load_kube_config(client_configuration=configuration)
-        return cls(k8s.ApiClient(configuration=configuration), **options)
+        if configuration.proxy is None:
+            configuration.proxy = _env_proxy(configuration.host or "")
+        api = k8s.ApiClient(configuration=configuration)
+        # The environment's proxy is resolved once, above: with trust_env aiohttp would look
+        # it up again in a worker thread on every request (a fifth of the client's CPU).
+        api.rest_client.pool_manager._trust_env = False
+        return cls(api, **options)
 
     async def close(self) -> None:
         await self._api.close()
