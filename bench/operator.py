@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import requests
+
 from tests.operator.cluster import (
     CRD_PATH,
     MS,
@@ -55,21 +57,28 @@ def _play_deployment_controller(api: Api, stopped: threading.Event) -> None:
     """Mark every Deployment available, as the Deployment controller would."""
     done: set[str] = set()
     while not stopped.is_set():
-        for dep in (api.get("/apis/apps/v1/deployments") or {}).get("items", []):
-            meta = dep["metadata"]
-            key = f"{meta['namespace']}/{meta['name']}"
-            if key in done:
-                continue
-            replicas = dep["spec"].get("replicas", 1)
-            counts = dict.fromkeys(
-                ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"), replicas
-            )
-            api.patch(
-                f"/apis/apps/v1/namespaces/{meta['namespace']}/deployments/{meta['name']}/status",
-                {"status": {"observedGeneration": meta["generation"], **counts}},
-            )
-            done.add(key)
-        stopped.wait(0.2)
+        try:
+            _mark_available(api, done)
+        except requests.RequestException as exc:  # an overloaded emulator: try again
+            print(f"deployment controller stand-in: {exc}", file=sys.stderr)
+        stopped.wait(0.5)
+
+
+def _mark_available(api: Api, done: set[str]) -> None:
+    for dep in (api.get("/apis/apps/v1/deployments") or {}).get("items", []):
+        meta = dep["metadata"]
+        key = f"{meta['namespace']}/{meta['name']}"
+        if key in done:
+            continue
+        replicas = dep["spec"].get("replicas", 1)
+        counts = dict.fromkeys(
+            ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"), replicas
+        )
+        api.patch(
+            f"/apis/apps/v1/namespaces/{meta['namespace']}/deployments/{meta['name']}/status",
+            {"status": {"observedGeneration": meta["generation"], **counts}},
+        )
+        done.add(key)
 
 
 def _gale_ready(obj: dict[str, Any]) -> bool:
@@ -118,12 +127,15 @@ def run_one(name: str, count: int, workdir: pathlib.Path) -> dict[str, float]:
                 body["metadata"].update(name=f"ms{i}", namespace=ns)
                 api.post(f"{MS}/namespaces/{ns}/microservices", body)
             while True:
-                items = api.get(f"{MS}/microservices")["items"]
+                try:
+                    items = api.get(f"{MS}/microservices")["items"]
+                except requests.RequestException:
+                    items = []
                 if sum(map(ready, items)) == count:
                     break
                 if time.monotonic() - started > 600:
                     raise RuntimeError(f"{name}: not all {count} Ready after 600 s")
-                time.sleep(0.2)
+                time.sleep(0.5)
             took = time.monotonic() - started
             cpu, rss = _cpu_seconds(operator.pid), _peak_rss_mib(operator.pid)
         entries = [json.loads(line) for line in (workdir / "access.log").read_text().splitlines()]

@@ -131,8 +131,10 @@ async def _reconcile_once(
             observed=observed,
             service_monitor_available=monitors,
             now=runtime.clock(),
+            stored_status=runtime.stored_status(key),
         )
         runtime.own_writes.record(key, outcome.applied)
+        runtime.record_status(key, outcome.status if outcome.status_stored else None)
     except asyncio.CancelledError:
         raise
     except Exception as exc:

@@ -39,6 +39,8 @@ class Runtime:
     #: The generation each loop last reconciled: a new one wakes it.
     generations: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
     vanished: VanishedChildren = dataclasses.field(init=False)
+    #: The status each loop last stored, until the watched body shows a newer one.
+    _statuses: dict[tuple[str, str], tuple[float, Any]] = dataclasses.field(default_factory=dict)
     _discovery: dict[kinds.Kind, tuple[float, bool]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -47,8 +49,23 @@ class Runtime:
     async def _list_children(self, kind: kinds.Kind, namespace: str) -> list[dict[str, Any]]:
         return await self.api.list_objects(kind, namespace=namespace, label_selector=CHILD_SELECTOR)
 
+    def record_status(self, key: tuple[str, str], status: Any) -> None:
+        if status is None:
+            self._statuses.pop(key, None)
+        else:
+            self._statuses[key] = (time.monotonic(), status)
+
+    def stored_status(self, key: tuple[str, str]) -> Any:
+        """What the last pass stored, for at most one interval (then the body is trusted:
+        a status someone else changed is repaired by the next periodic pass)."""
+        kept = self._statuses.get(key)
+        if kept is None or time.monotonic() - kept[0] > self.reconcile_interval:
+            return None
+        return kept[1]
+
     def forget(self, key: tuple[str, str]) -> None:
         """Drop everything kept about a Microservice that is gone."""
+        self._statuses.pop(key, None)
         self.wakeups.pop(key, None)
         self.generations.pop(key, None)
         self.own_writes.forget(key)
