@@ -55,13 +55,18 @@ async def wake_parent(
     resource: kopf.Resource,
     namespace: str | None,
     labels: Mapping[str, str],
+    body: kopf.Body,
     memo: Any,
     **_: Any,
 ) -> None:
+    """Wake the Microservice; the loop skips the pass if the change was only its own write
+    echoing back through the watch (that would cost a pass and change nothing)."""
     runtime = runtime_of(memo)
+    kind = _KINDS[(resource.group, resource.plural)]
     if type is None:  # a listing: after a 410 Gone, deletions in the gap went unseen
-        runtime.vanished.relisting(_KINDS[(resource.group, resource.plural)])
-    runtime.wake((namespace or "", labels[INSTANCE_LABEL]))
+        runtime.vanished.relisting(kind)
+    key = (namespace or "", labels[INSTANCE_LABEL])
+    runtime.wake(key, echo=(kind, dict(body)) if type in {"ADDED", "MODIFIED"} else None)
 
 
 for _kind in INDEXED_KINDS:

@@ -13,7 +13,6 @@ through their ownerReferences, which is also what makes ``--cascade=orphan`` kee
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Mapping
@@ -80,6 +79,7 @@ async def reconcile_loop(
     periodic = False
     while not stopped and not body["metadata"].get("deletionTimestamp"):
         wakeup.clear()
+        runtime.only_echoes(key)  # what woke this pass is handled by it
         runtime.generations[key] = body["metadata"].get("generation")
         problem = await _reconcile_once(
             runtime, body, kwargs, logger, previous=previous, periodic=periodic
@@ -89,13 +89,28 @@ async def reconcile_loop(
         delay = runtime.reconcile_interval
         if failures:
             delay = retry_delay(failures, cap=delay)
-        periodic = True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=delay)
-            periodic = False
-            # A pass's own writes come back as a burst of watch events (each child ADDED,
-            # the Deployment's status moments later): one pass after the burst, not one each.
-            await asyncio.sleep(SETTLE_SECONDS)
+        periodic = await _wait(runtime, key, wakeup, delay)
+
+
+async def _wait(
+    runtime: Runtime, key: tuple[str, str], wakeup: asyncio.Event, delay: float
+) -> bool:
+    """Wait for a wake-up that calls for a pass, or ``delay``; ``True`` if the time ran out.
+
+    A pass's own writes come back as a burst of watch events: the loop lets the burst settle,
+    then passes only if something in it was not simply its own write.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + delay
+    while True:
+        try:
+            await asyncio.wait_for(wakeup.wait(), timeout=max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            return True
+        await asyncio.sleep(SETTLE_SECONDS)
+        if not runtime.only_echoes(key):
+            return False
+        wakeup.clear()
 
 
 def retry_delay(failures: int, *, cap: float) -> float:

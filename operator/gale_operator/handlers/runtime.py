@@ -39,6 +39,9 @@ class Runtime:
     #: The generation each loop last reconciled: a new one wakes it.
     generations: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
     vanished: VanishedChildren = dataclasses.field(init=False)
+    _pending: dict[tuple[str, str], list[tuple[kinds.Kind, Any] | None]] = dataclasses.field(
+        default_factory=dict
+    )
     #: The status each loop last stored, until the watched body shows a newer one.
     _statuses: dict[tuple[str, str], tuple[float, Any]] = dataclasses.field(default_factory=dict)
     _discovery: dict[kinds.Kind, tuple[float, bool]] = dataclasses.field(default_factory=dict)
@@ -66,6 +69,7 @@ class Runtime:
     def forget(self, key: tuple[str, str]) -> None:
         """Drop everything kept about a Microservice that is gone."""
         self._statuses.pop(key, None)
+        self._pending.pop(key, None)
         self.wakeups.pop(key, None)
         self.generations.pop(key, None)
         self.own_writes.forget(key)
@@ -80,11 +84,23 @@ class Runtime:
     def wakeup(self, key: tuple[str, str]) -> asyncio.Event:
         return self.wakeups.setdefault(key, asyncio.Event())
 
-    def wake(self, key: tuple[str, str]) -> None:
-        """Ask the Microservice's reconcile loop to run now instead of at its next tick."""
+    def wake(self, key: tuple[str, str], *, echo: tuple[kinds.Kind, Any] | None = None) -> None:
+        """Ask the Microservice's reconcile loop to run now instead of at its next tick.
+
+        ``echo`` names the child whose watch event this is: if it turns out to be exactly
+        what the loop's own last pass wrote, the wake-up alone does not call for a pass.
+        """
         event = self.wakeups.get(key)
         if event is not None:
+            self._pending.setdefault(key, []).append(echo)
             event.set()
+
+    def only_echoes(self, key: tuple[str, str]) -> bool:
+        """Whether every wake-up since the last call was an echo of the loop's own writes."""
+        pending = self._pending.pop(key, [])
+        return bool(pending) and all(
+            echo is not None and self.own_writes.is_echo(key, echo[0], echo[1]) for echo in pending
+        )
 
     async def serves(self, kind: kinds.Kind) -> bool:
         now = time.monotonic()
