@@ -1,9 +1,10 @@
-"""Two operator replicas with kopf peering: exactly one works, the other takes over.
+"""Operators that die: a peered standby takes over; a restarted one converges.
 
 The chart runs two replicas with ``--peering``; these tests run the same against the
 emulator: the peering CRDs and object as the chart ships them, two real operator processes,
 the active one killed with SIGKILL (no goodbye in the peering object). Without the CRD or
-the object, ``--peering`` refuses to start with one line instead of pausing silently.
+the object, ``--peering`` refuses to start with one line instead of pausing silently. And an
+operator killed in the middle of a pass leaves nothing its successor cannot finish.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tests.operator.cluster import (
     stop,
     wait_until,
 )
-from tests.operator.test_e2e import make_secret
+from tests.operator.test_e2e import make_secret, play_deployment_controller
 from tests.ports import wait_for_port
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -138,3 +139,54 @@ def test_the_standby_takes_over_when_the_active_replica_dies(
     finally:
         for process in processes:
             stop(process)
+
+
+def test_an_operator_killed_mid_reconcile_converges_after_restart(
+    emulator: tuple[pathlib.Path, Api],
+) -> None:
+    workdir, api = emulator
+    make_secret(api, "restart")
+    # The Deployment's create hangs: the first operator dies in the middle of its pass.
+    slow = [{"method": "POST", "path": "/namespaces/restart/deployments$", "delay": 5, "count": 1}]
+    api.post("/_emulator/faults", slow)
+    children = {
+        "configmap": "/api/v1/namespaces/restart/configmaps/gale-config",
+        "service": "/api/v1/namespaces/restart/services/gale",
+        "deployment": "/apis/apps/v1/namespaces/restart/deployments/gale",
+        "pdb": "/apis/policy/v1/namespaces/restart/poddisruptionbudgets/gale",
+    }
+    with (workdir / "first.log").open("wb") as log:
+        first, _ = start_operator(workdir, "--reconcile-interval", "1", log=log)
+        try:
+            make_named(api, "restart", "gale")
+            wait_until(lambda: api.get(children["service"]), timeout=30, what="a pass under way")
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+        finally:
+            stop(first)
+    api.session.delete(f"{api.base}/_emulator/faults", timeout=10)
+    assert api.get(children["pdb"]) is None  # the pass really was cut short
+    with (workdir / "second.log").open("wb") as log:
+        second, _ = start_operator(workdir, "--reconcile-interval", "1", log=log)
+        try:
+            for path in children.values():
+                wait_until(lambda p=path: api.get(p), timeout=30, what=path)
+            play_deployment_controller(api, "restart")
+
+            def ready() -> bool:
+                ms = api.get(f"{MS}/namespaces/restart/microservices/gale") or {}
+                found = (ms.get("status") or {}).get("conditions") or []
+                return any(c["type"] == "Ready" and c["status"] == "True" for c in found)
+
+            wait_until(ready, timeout=30, what="Ready after the restart")
+            events = api.get("/api/v1/namespaces/restart/events")["items"]
+            named = [
+                child
+                for e in events
+                if e["reason"] == "Created"
+                for child in e["message"].removeprefix("Created ").split(", ")
+            ]
+            assert len(named) == len(set(named)), named  # nothing announced (created) twice
+            assert {"Deployment gale", "PodDisruptionBudget gale"} <= set(named)
+        finally:
+            stop(second)
