@@ -7,6 +7,11 @@ is started fresh and timed from the first create until every object is Ready (Ga
 handler's result in the status). Reported per run: seconds to all Ready, the operator's
 CPU seconds and peak RSS (from /proc), and its API requests per object (all of them,
 start-up included, and the writes among them). Ratios are to the baseline of the same run.
+
+``--faults 0.2`` instead runs Gale alone with that share of its writes failing (409, 429 with
+``Retry-After``, 500; never 409 where a real server cannot answer one: Events, kopf's
+finalizer patches) and reports the p50/p99 seconds to Ready, duplicates, and how long
+deleting them all takes under the same faults.
 """
 
 from __future__ import annotations
@@ -90,7 +95,28 @@ def _baseline_ready(obj: dict[str, Any]) -> bool:
     return bool((obj.get("status") or {}).get("noop"))
 
 
-def run_one(name: str, count: int, workdir: pathlib.Path) -> dict[str, float]:
+def fault_rules(share: float) -> list[dict[str, Any]]:
+    """Three fault kinds on the operator's writes, together about ``share`` of them."""
+    anywhere = "/namespaces/bench-"
+    scopes = {
+        409: f"{anywhere}[0-9]+/(?!events)(?!microservices/[^/]+$)",
+        429: anywhere,
+        500: anywhere,
+    }
+    rules: list[dict[str, Any]] = [
+        {"method": method, "path": scopes[status], "agent": "^gale-operator/", "status": status}
+        | {"rate": share / 3}
+        | ({"retryAfter": 1} if status == 429 else {})
+        for method in ("POST", "PATCH")
+        for status in (409, 429, 500)
+    ]
+    rules[0]["seed"] = 14
+    return rules
+
+
+def run_one(
+    name: str, count: int, workdir: pathlib.Path, *, faults: float = 0.0
+) -> dict[str, float]:
     server, api = start_apiserver(workdir)
     stopped = threading.Event()
     player = threading.Thread(target=_play_deployment_controller, args=(api, stopped))
@@ -119,6 +145,8 @@ def run_one(name: str, count: int, workdir: pathlib.Path) -> dict[str, float]:
                 )
                 ready = _baseline_ready
             time.sleep(2.0)  # let the operator list and start watching before the clock runs
+            if faults:
+                api.post("/_emulator/faults", fault_rules(faults))
             player.start()
             body = load_yaml(SAMPLE_PATH)
             started = time.monotonic()
@@ -126,21 +154,34 @@ def run_one(name: str, count: int, workdir: pathlib.Path) -> dict[str, float]:
                 ns = NAMESPACES[i % len(NAMESPACES)]
                 body["metadata"].update(name=f"ms{i}", namespace=ns)
                 api.post(f"{MS}/namespaces/{ns}/microservices", body)
+            ready_at: dict[str, float] = {}
             while True:
                 try:
                     items = api.get(f"{MS}/microservices")["items"]
                 except requests.RequestException:
                     items = []
-                if sum(map(ready, items)) == count:
+                for item in items:
+                    if ready(item):
+                        ready_at.setdefault(item["metadata"]["name"], time.monotonic() - started)
+                if len(ready_at) == count:
                     break
                 if time.monotonic() - started > 600:
                     raise RuntimeError(f"{name}: not all {count} Ready after 600 s")
                 time.sleep(0.5)
             took = time.monotonic() - started
             cpu, rss = _cpu_seconds(operator.pid), _peak_rss_mib(operator.pid)
+            times = sorted(ready_at.values())
+            extra: dict[str, float] = {
+                "p50": times[len(times) // 2],
+                "p99": times[min(len(times) - 1, int(len(times) * 0.99))],
+            }
+            if faults:
+                extra |= _delete_all(api, count)
+                extra["fired"] = float(sum(rule["fired"] for rule in api.get("/_emulator/faults")))
         entries = [json.loads(line) for line in (workdir / "access.log").read_text().splitlines()]
         mine = [e for e in entries if not e["agent"].startswith("python-requests")]
         return {
+            **extra,
             "seconds": took,
             "cpu": cpu,
             "rss": rss,
@@ -156,10 +197,43 @@ def run_one(name: str, count: int, workdir: pathlib.Path) -> dict[str, float]:
         stop(server)
 
 
+def _delete_all(api: Api, count: int) -> dict[str, float]:
+    """Delete every Microservice; seconds until all are gone, and duplicate Deployments."""
+    deployments = api.get("/apis/apps/v1/deployments")["items"]
+    names = [(d["metadata"]["namespace"], d["metadata"]["name"]) for d in deployments]
+    started = time.monotonic()
+    for i in range(count):
+        api.delete(f"{MS}/namespaces/{NAMESPACES[i % len(NAMESPACES)]}/microservices/ms{i}")
+    left = count
+    while left and time.monotonic() - started < 300:
+        time.sleep(0.5)
+        left = len(api.get(f"{MS}/microservices")["items"])
+    return {
+        "deleted_s": time.monotonic() - started,
+        "left": float(left),
+        "duplicates": float(len(names) - len(set(names))),
+        "deployments": float(len(names)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", default="50,200,500", help="comma-separated object counts")
+    parser.add_argument("--faults", type=float, default=0.0, help="share of writes failing")
     args = parser.parse_args()
+    if args.faults:
+        for count in (int(c) for c in args.counts.split(",")):
+            with tempfile.TemporaryDirectory(prefix="bench-operator-faults-") as tmp:
+                r = run_one("gale", count, pathlib.Path(tmp), faults=args.faults)
+            print(
+                f"{count} objects, {args.faults:.0%} of writes failing: all Ready in "
+                f"{r['seconds']:.1f} s (p50 {r['p50']:.1f} s, p99 {r['p99']:.1f} s), "
+                f"{r['deployments']:.0f} Deployments ({r['duplicates']:.0f} duplicate), "
+                f"all deleted in {r['deleted_s']:.1f} s ({r['left']:.0f} left); "
+                f"{r['fired']:.0f} faults injected, {r['writes']:.1f} operator writes/object",
+                flush=True,
+            )
+        return
     print(
         f"{'objects':>7} {'operator':<9} {'s to Ready':>10} {'CPU s':>7} {'peak MiB':>8} "
         f"{'req/obj':>7} {'writes/obj':>10} {'CPU x base':>9}"
