@@ -1,4 +1,4 @@
-"""The Microservice handlers: one reconcile loop per object, a wake-up on spec change, cleanup.
+"""The Microservice handlers: one reconcile loop per object, woken on spec change; bookkeeping.
 
 A per-object daemon (rather than create/update handlers) makes the reconcile level-based:
 the same pass runs on every wake-up and every tick, so drift and missed events heal by
