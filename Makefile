@@ -74,6 +74,7 @@ bench: sync tools ## Benchmarks (wrk against the running service); never part of
 	$(UV) run --locked --group bench python -m bench.memory
 	$(UV) run --locked --group bench python -m bench.tracing
 	$(UV) run --locked --group bench python -m bench.writes
+	$(UV) run --locked --group bench python -m bench.operator
 
 .PHONY: playground
 playground: sync ## The operator and the sample CR on an EMULATED API server (no cluster needed).

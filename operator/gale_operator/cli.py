@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pathlib
 import sys
@@ -11,7 +12,9 @@ import kopf
 
 from gale_operator import metrics
 from gale_operator.config import ConfigError, OperatorConfig, parse_config
+from gale_operator.core import kinds
 from gale_operator.handlers.runtime import Runtime
+from gale_operator.kube.client import ApiError, KubeClient
 from gale_operator.settings import operator_settings
 
 
@@ -22,6 +25,37 @@ def _check_credentials() -> None:
     paths = os.environ.get("KUBECONFIG", str(pathlib.Path.home() / ".kube" / "config"))
     if not any(pathlib.Path(p).is_file() for p in paths.split(os.pathsep) if p):
         raise ConfigError(f"no kubeconfig found at {paths!r} and not running in a cluster")
+
+
+async def check_peering(config: OperatorConfig) -> None:
+    """Fail when ``--peering`` cannot work: kopf itself would only pause, logging at DEBUG.
+
+    Its CRD must be served and the peering object exist (cluster-wide, or in every watched
+    namespace), as the chart installs them.
+    """
+    name = config.peering
+    if name is None:
+        return
+    kind = kinds.CLUSTER_PEERING if config.clusterwide else kinds.PEERING
+    client = await KubeClient.connect(attempts=3)
+    try:
+        if not await client.serves(kind):
+            raise ConfigError(
+                f"--peering {name} needs kopf's peering CRD {kind.plural}.{kind.group}, which "
+                "the API server does not serve; install it (the Helm chart's crds/ ship it) "
+                "or run without --peering"
+            )
+        for namespace in config.namespaces or (None,):
+            if await client.get(kind, namespace=namespace or "", name=name) is None:
+                where = f" in namespace {namespace}" if namespace else ""
+                raise ConfigError(
+                    f"--peering {name}: no {kind.kind} {name}{where}; create it (the Helm "
+                    "chart does) or run without --peering"
+                )
+    except ApiError as exc:
+        raise ConfigError(f"--peering {name}: cannot check the peering object: {exc}") from None
+    finally:
+        await client.close()
 
 
 def run(config: OperatorConfig) -> None:
@@ -44,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         config = parse_config(sys.argv[1:] if argv is None else argv)
         _check_credentials()
+        asyncio.run(check_peering(config))
     except ConfigError as exc:
         print(f"gale-operator: error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -23,6 +23,7 @@ class OperatorConfig:
     metrics_port: int = 8080
     health_port: int = 8081
     peering: str | None = None  # None: standalone
+    peering_lifetime: int = 60
     verbose: bool = False
     reconcile_interval: float = 60.0
     watch_server_timeout: float = 300.0
@@ -75,6 +76,13 @@ def _parser(env: Mapping[str, str]) -> argparse.ArgumentParser:
         "(default: standalone)",
     )
     parser.add_argument(
+        "--peering-lifetime",
+        default=default("PEERING_LIFETIME", "60"),
+        metavar="SECONDS",
+        help="seconds a replica counts as alive after its last peering keep-alive; a standby "
+        "takes over within this once the active replica dies (default 60)",
+    )
+    parser.add_argument(
         "--verbose",
         action="store_true",
         default=default("VERBOSE", "") in {"1", "true"},
@@ -112,6 +120,14 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str] | None = None) -> O
         ) from None
     if interval <= 0:
         raise ConfigError("--reconcile-interval must be positive")
+    try:
+        lifetime = int(args.peering_lifetime)
+    except ValueError:
+        raise ConfigError(
+            f"--peering-lifetime must be whole seconds, got {args.peering_lifetime!r}"
+        ) from None
+    if lifetime < 2:
+        raise ConfigError("--peering-lifetime must be at least 2 seconds")
     metrics_port = _port(args.metrics_port, "--metrics-port")
     health_port = _port(args.health_port, "--health-port")
     if metrics_port == health_port:
@@ -121,6 +137,7 @@ def parse_config(argv: Sequence[str], env: Mapping[str, str] | None = None) -> O
         metrics_port=metrics_port,
         health_port=health_port,
         peering=args.peering or None,
+        peering_lifetime=lifetime,
         verbose=bool(args.verbose),
         reconcile_interval=interval,
     )

@@ -1,7 +1,8 @@
 """Which Kubernetes Events a reconcile pass deserves: creations, scaling, config changes, errors.
 
 Derived from the pass's outcome rather than sprinkled through the code, so the event
-vocabulary (reasons) lives in one place.
+vocabulary (reasons) lives in one place. One Event per change of state: the children a
+pass created (or deleted) are named in one Event, not one each.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from gale_operator.core.status import Problem
 from gale_operator.kube.apply import Action, Applied
 from gale_operator.kube.reconcile import Outcome
 
+#: Problems the status write itself had: retried at once, logged, not worth an Event.
+QUIET_PROBLEMS = frozenset({"StatusWriteFailed"})
+
 
 @dataclasses.dataclass(frozen=True)
 class Notice:
@@ -25,8 +29,13 @@ class Notice:
 
 def notices(outcome: Outcome, *, previous_problem: Problem | None) -> list[Notice]:
     """Events for what this pass changed, and a Warning when a (new) problem appeared."""
-    result = [notice for applied in outcome.applied for notice in _for_applied(applied)]
-    if outcome.problem is not None and outcome.problem != previous_problem:
+    result = _grouped(outcome.applied)
+    result.extend(notice for applied in outcome.applied for notice in _for_applied(applied))
+    if (
+        outcome.problem is not None
+        and outcome.problem != previous_problem
+        and outcome.problem.reason not in QUIET_PROBLEMS
+    ):
         result.append(Notice("Warning", outcome.problem.reason, outcome.problem.message))
     result.extend(Notice("Warning", w.reason, w.message) for w in outcome.warnings)
     if outcome.handed_back is not None:
@@ -41,12 +50,30 @@ def notices(outcome: Outcome, *, previous_problem: Problem | None) -> list[Notic
     return result
 
 
+def _bookkeeping(key: str, patch: Any) -> bool:
+    """A metadata patch touching only the operator's own ``gale.dev/`` annotations (the
+    release records): the operator's notes, not a change anyone needs an Event for."""
+    if key != "metadata" or not isinstance(patch, Mapping) or set(patch) != {"annotations"}:
+        return False
+    return all(str(name).startswith(f"{kinds.ANNOTATION_PREFIX}/") for name in patch["annotations"])
+
+
+def _grouped(applied: tuple[Applied, ...]) -> list[Notice]:
+    def names(action: Action) -> str:
+        return ", ".join(f"{a.kind.kind} {a.name}" for a in applied if a.action is action)
+
+    result = []
+    if created := names(Action.CREATED):
+        result.append(Notice("Normal", "Created", f"Created {created}"))
+    if deleted := names(Action.DELETED):
+        result.append(
+            Notice("Normal", "Deleted", f"Deleted {deleted}, no longer wanted by the spec")
+        )
+    return result
+
+
 def _for_applied(applied: Applied) -> list[Notice]:
     what = f"{applied.kind.kind} {applied.name}"
-    if applied.action is Action.CREATED:
-        return [Notice("Normal", "Created", f"Created {what}")]
-    if applied.action is Action.DELETED:
-        return [Notice("Normal", "Deleted", f"Deleted {what}, no longer wanted by the spec")]
     if applied.action is not Action.PATCHED:
         return []
     if applied.kind == kinds.CONFIGMAP:
@@ -60,9 +87,8 @@ def _for_applied(applied: Applied) -> list[Notice]:
             Notice("Normal", "Scaled", f"Scaled {what} from {before} to {spec_patch['replicas']}")
         )
         spec_patch = {k: v for k, v in spec_patch.items() if k != "replicas"}
-    fields = sorted(
-        {*(k for k in applied.patch if k != "spec"), *(f"spec.{k}" for k in spec_patch)}
-    )
+    others = [k for k in applied.patch if k != "spec" and not _bookkeeping(k, applied.patch[k])]
+    fields = sorted({*others, *(f"spec.{k}" for k in spec_patch)})
     if fields:
         found.append(Notice("Normal", "Updated", f"Updated {what}: {', '.join(fields)}"))
     return found

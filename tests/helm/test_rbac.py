@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import pytest
 from gale_operator.core import kinds
 
 from tests.helm.chart import NAMESPACE, Manifest, Render, render_file, render_values
@@ -62,23 +63,32 @@ def _bound_roles(rendered: Render) -> dict[tuple[str, str | None], set[Grant]]:
     return bound
 
 
-def test_the_operator_runs_standalone_so_peering_is_not_granted() -> None:
-    peering = _grants(kinds.PEERING_RESOURCES)
-    for name in ("default", "namespaced"):
-        granted = set().union(*_bound_roles(render_file(name)).values())
-        assert not granted & peering
+CLUSTER_PEERING = _grants(kinds.CLUSTER_PEERING_RESOURCES)
+NAMESPACED_PEERING = _grants(kinds.NAMESPACED_PEERING_RESOURCES)
 
 
-def test_watching_all_namespaces_grants_one_cluster_role() -> None:
+def test_watching_all_namespaces_grants_one_cluster_role_with_the_cluster_peering() -> None:
     bound = _bound_roles(render_file("default"))
-    assert bound == {("ClusterRole", None): DECLARED}
+    assert bound == {("ClusterRole", None): DECLARED | CLUSTER_PEERING}
 
 
 def test_watching_namespaces_grants_roles_there_and_only_discovery_cluster_wide() -> None:
     rendered = render_file("namespaced")
     watched = rendered.values["operator"]["watchNamespaces"]
-    expected = {("ClusterRole", None): CLUSTER} | {("Role", ns): NAMESPACED for ns in watched}
+    expected = {("ClusterRole", None): CLUSTER} | {
+        ("Role", ns): NAMESPACED | NAMESPACED_PEERING for ns in watched
+    }
     assert _bound_roles(rendered) == expected
+
+
+@pytest.mark.parametrize("watched", [[], ["team-a"]])
+def test_a_standalone_operator_is_granted_no_peering(watched: list[str]) -> None:
+    rendered = render_values(
+        {"operator": {"replicas": 1, "peering": {"enabled": False}, "watchNamespaces": watched}}
+    )
+    granted = set().union(*_bound_roles(rendered).values())
+    assert not granted & (CLUSTER_PEERING | NAMESPACED_PEERING)
+    assert granted >= NAMESPACED
 
 
 def test_namespaced_mode_grants_nothing_namespaced_cluster_wide() -> None:

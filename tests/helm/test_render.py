@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import yaml
 from gale_operator.config import parse_config
 from gale_service.settings import REQUIRED_SECRETS, Settings
@@ -26,7 +27,7 @@ from tests.images.health_server import health_server
 from tests.ports import free_port
 
 CHART_META = yaml.safe_load((CHART / "Chart.yaml").read_text())
-CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding"}
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "ClusterKopfPeering"}
 OPERATOR = f"{RELEASE}-gale-operator"
 
 
@@ -72,7 +73,7 @@ def test_objects_live_where_they_belong(rendered: Render) -> None:
         namespace = each["metadata"].get("namespace")
         if each["kind"] in CLUSTER_SCOPED:
             assert namespace is None
-        elif each["kind"] in {"Role", "RoleBinding"}:
+        elif each["kind"] in {"Role", "RoleBinding", "KopfPeering"}:
             assert namespace in watched
         else:
             assert namespace == NAMESPACE
@@ -107,12 +108,34 @@ def test_pods_run_locked_down(rendered: Render) -> None:
         assert account["automountServiceAccountToken"] is False
 
 
-def test_operator_runs_once_with_contract_flags(rendered: Render) -> None:
+def test_operator_runs_replicated_with_peering_and_contract_flags(rendered: Render) -> None:
+    """Two replicas, exactly one active through kopf peering, spread over nodes, PDB-held."""
     deployment = rendered.one("Deployment")
     assert deployment["metadata"]["name"] == OPERATOR
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    watched = rendered.values.get("operator", {}).get("watchNamespaces", [])
+    kind = "KopfPeering" if watched else "ClusterKopfPeering"
+    peerings = rendered.kind(kind)
+    assert len(peerings) == max(1, len(watched))
+    assert {p["metadata"].get("namespace") for p in peerings} == (set(watched) or {None})
+    (name,) = {p["metadata"]["name"] for p in peerings}
+    (container,) = spec["template"]["spec"]["containers"]
+    assert f"--peering={name}" in container["args"]
+    assert {"name": "POD_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in (
+        container["env"]
+    )
+    anti = spec["template"]["spec"]["affinity"]["podAntiAffinity"]
+    (term,) = anti["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert (
+        term["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    )
+    pdb = rendered.one("PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"] == spec["selector"]
     pod = spec["template"]["spec"]
     (container,) = pod["containers"]
     watched = rendered.values.get("operator", {}).get("watchNamespaces", [])
@@ -120,7 +143,6 @@ def test_operator_runs_once_with_contract_flags(rendered: Render) -> None:
     assert container["args"][: len(expected_scope)] == expected_scope
     assert "--metrics-port=8080" in container["args"]
     assert "--health-port=8081" in container["args"]
-    assert not any(arg.startswith("--peering") for arg in container["args"])
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
     assert ports == {"http-metrics": 8080, "http-health": 8081}
     for probe in ("livenessProbe", "readinessProbe"):
@@ -144,8 +166,20 @@ def test_operator_accepts_the_arguments_the_chart_gives_it(rendered: Render) -> 
         ports["http-metrics"],
         ports["http-health"],
     )
-    assert config.peering is None
+    assert config.peering == (operator.get("peering", {}).get("name") or f"{NAMESPACE}-{OPERATOR}")
+    assert config.peering_lifetime == 60
     assert config.verbose is operator.get("verbose", False)
+
+
+def test_a_standalone_operator_runs_once_and_replicas_need_peering() -> None:
+    standalone = render_values({"operator": {"replicas": 1, "peering": {"enabled": False}}})
+    spec = standalone.one("Deployment")["spec"]
+    assert (spec["replicas"], spec["strategy"]) == (1, {"type": "Recreate"})
+    (container,) = spec["template"]["spec"]["containers"]
+    assert not any(arg.startswith("--peering") for arg in container["args"])
+    assert not standalone.kind("ClusterKopfPeering")
+    with pytest.raises(Exception, match=r"operator\.replicas > 1 needs operator\.peering\.enabled"):
+        render_values({"operator": {"replicas": 2, "peering": {"enabled": False}}})
 
 
 def test_metrics_service_reaches_the_operator(rendered: Render) -> None:
@@ -203,7 +237,8 @@ def test_network_policy_admits_only_what_the_values_allow(rendered: Render) -> N
 
 def test_optional_pdb_and_service_monitor() -> None:
     default = render_file("default")
-    assert not default.kind("PodDisruptionBudget")
+    assert default.one("PodDisruptionBudget")["spec"]["maxUnavailable"] == 1  # two replicas
+    assert not render_values({"pdb": {"create": False}}).kind("PodDisruptionBudget")
     assert not default.kind("ServiceMonitor")
     hardened = render_file("hardened")
     pdb = hardened.one("PodDisruptionBudget")

@@ -35,13 +35,14 @@ def test_lint_strict_passes(name: str, version: str) -> None:
 
 def test_lint_reports_a_bad_value() -> None:
     """helm lint really does check values against the schema (so the test above can fail)."""
-    report = helm.lint(CHART, {"operator": {"replicas": 2}}, strict=True)
+    report = helm.lint(CHART, {"operator": {"replicas": 0}}, strict=True)
     assert any("replicas" in error for error in report["errors"])
 
 
 BAD_VALUES = [
     ({"operatr": {}}, "'operatr' not allowed"),
-    ({"operator": {"replicas": 2}}, "'replicas' not allowed"),
+    ({"operator": {"replicas": 0}}, "/operator/replicas"),
+    ({"operator": {"peering": {"lifetime": 1}}}, "/operator/peering/lifetime"),
     ({"operator": {"image": {"tag": "latest"}}}, "/operator/image/tag"),
     ({"operator": {"image": {"digest": "sha256:abc"}}}, "/operator/image/digest"),
     ({"operator": {"watchNamespaces": ["Team_A"]}}, "/operator/watchNamespaces/0"),

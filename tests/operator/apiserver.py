@@ -14,8 +14,23 @@ exactly that and nothing more:
 - a posted CRD registers its resource in discovery; the Microservice ``scale``
   subresource; the ``namespaces`` resource (kmock 0.8 answers 500 on ``/api/v1/namespaces``).
 
+- built-in objects stored as Go stores them, zero values dropped (``apiserver_storage``);
+- label and field selectors on lists and watches (``apiserver_selectors``), an object that
+  stops (starts) matching arriving as DELETED (ADDED);
+- watch gaps: ``POST /_emulator/watches/close`` ends every open watch and holds new ones,
+  ``POST /_emulator/watches/expire`` compacts the history and releases them, so the resume
+  is answered ``410 Gone`` (an ERROR event, ``reason: Expired``) and the client must relist;
+- injected faults on any request pattern (``apiserver_faults``, ``/_emulator/faults``);
+- ``metadata.managedFields``: one entry per manager (the ``fieldManager`` parameter, else
+  the User-Agent up to its first ``/``) and subresource, with the time of its last write;
+- what kubectl 1.32 needs (``apiserver_kubectl``): OpenAPI v3 declaring server-side field
+  validation, and Table output with a CRD's printer columns;
+- garbage collection of objects with ``ownerReferences``, with ``Background``,
+  ``Foreground`` and ``Orphan`` propagation (the ``orphan`` and ``foregroundDeletion``
+  finalizers), run asynchronously as the real collector does.
+
 Still absent, so neither tests nor the operator may rely on them: server-side apply, PUT,
-label/field selectors, schema validation and defaulting, garbage collection.
+schema validation and defaulting.
 
 Run standalone with ``python -m tests.operator.apiserver --port PORT``.
 """
@@ -26,6 +41,7 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import contextvars
 import copy
 import datetime
 import json
@@ -39,6 +55,11 @@ import attrs
 import jsonpatch
 import kmock
 from kmock._internal import rendering
+
+from tests.operator.apiserver_faults import REASONS, Faults
+from tests.operator.apiserver_kubectl import openapi_document, openapi_root, table, wants_table
+from tests.operator.apiserver_selectors import Predicate, SelectorError, selection
+from tests.operator.apiserver_storage import stored
 
 Json = dict[str, Any]
 
@@ -56,6 +77,8 @@ BUILTINS: dict[str, tuple[str, str, bool]] = {
 }
 VERBS = ("get", "list", "watch", "create", "patch", "delete")
 NAMESPACES = kmock.resource("v1/namespaces")
+#: The field manager of the request being served.
+_MANAGER: contextvars.ContextVar[str] = contextvars.ContextVar("manager", default="unknown")
 _NAMESPACES = re.compile(r"^/api/v1/namespaces(?:/(?P<name>[^/]+))?/?$")
 
 
@@ -63,8 +86,8 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _status(code: int, reason: str, message: str) -> aiohttp.web.Response:
-    body = {
+def _status_body(code: int, reason: str, message: str) -> Json:
+    return {
         "apiVersion": "v1",
         "kind": "Status",
         "metadata": {},
@@ -73,7 +96,41 @@ def _status(code: int, reason: str, message: str) -> aiohttp.web.Response:
         "reason": reason,
         "message": message,
     }
-    return aiohttp.web.json_response(body, status=code)
+
+
+def _status(
+    code: int, reason: str, message: str, headers: dict[str, str] | None = None
+) -> aiohttp.web.Response:
+    return aiohttp.web.json_response(
+        _status_body(code, reason, message), status=code, headers=headers
+    )
+
+
+def _is_watch(query: Any) -> bool:
+    return query.get("watch") in {"true", "1"}
+
+
+def _managed(obj: Json, *, subresource: str = "") -> None:
+    """Record the write in ``managedFields``, one entry per manager and subresource."""
+    meta = obj["metadata"]
+    entry = {
+        "manager": _MANAGER.get(),
+        "operation": "Update",
+        "apiVersion": obj.get("apiVersion", ""),
+        "time": _now(),
+        "fieldsType": "FieldsV1",
+        **({"subresource": subresource} if subresource else {}),
+    }
+    kept = [
+        e
+        for e in meta.get("managedFields") or []
+        if (e.get("manager"), e.get("subresource", "")) != (entry["manager"], subresource)
+    ]
+    meta["managedFields"] = [*kept, entry]
+
+
+def _owner_uids(obj: Json) -> set[str]:
+    return {ref.get("uid") for ref in (obj.get("metadata") or {}).get("ownerReferences") or []}
 
 
 @attrs.define(kw_only=True)
@@ -81,7 +138,19 @@ class ApiServer(kmock.KubernetesEmulator):
     """The emulator; ``objects`` (kmock's store, with history) is there for assertions."""
 
     _revision: int = attrs.field(default=0, init=False)
-    _log: list[tuple[int, kmock.resource, Json]] = attrs.field(factory=list, init=False)
+    #: (resourceVersion, resource, event, the object before a MODIFIED) for watch replays.
+    _log: list[tuple[int, kmock.resource, Json, Json | None]] = attrs.field(
+        factory=list, init=False
+    )
+    #: Watches resuming from before this revision get 410 Gone.
+    _compacted: int = attrs.field(default=0, init=False)
+    #: Bumped to end every open watch; new watches wait for the gate.
+    _watch_epoch: int = attrs.field(default=0, init=False)
+    _watch_gate: asyncio.Event = attrs.field(factory=asyncio.Event, init=False)
+    _gc_task: asyncio.Task[None] | None = attrs.field(default=None, init=False)
+    _gc_again: bool = attrs.field(default=False, init=False)
+    faults: Faults = attrs.field(factory=Faults, init=False)
+    _columns: dict[kmock.resource, list[Json]] = attrs.field(factory=dict, init=False)
     _changed: asyncio.Condition = attrs.field(factory=asyncio.Condition, init=False)
     _kinds: dict[kmock.resource, tuple[str, bool, set[str]]] = attrs.field(factory=dict, init=False)
     #: Namespace objects by name; ``default`` and ``kube-system`` are added at start.
@@ -90,6 +159,7 @@ class ApiServer(kmock.KubernetesEmulator):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
+        self._watch_gate.set()
         for plural, (api_version, kind, namespaced) in BUILTINS.items():
             self.register(
                 kmock.resource(f"{api_version}/{plural}"), kind=kind, namespaced=namespaced
@@ -114,6 +184,7 @@ class ApiServer(kmock.KubernetesEmulator):
         namespaced: bool,
         subresources: set[str] | None = None,
         shortnames: set[str] | None = None,
+        categories: set[str] | None = None,
     ) -> None:
         """Serve ``res`` in discovery and accept its objects."""
         self._kinds[res] = (kind, namespaced, set(subresources or ()))
@@ -123,8 +194,23 @@ class ApiServer(kmock.KubernetesEmulator):
             verbs=set(VERBS),
             singular=kind.lower(),
             shortnames=shortnames or set(),
+            categories=categories or set(),
             subresources=subresources or set(),
         )
+
+    async def _serve_version(self, request: rendering.Request) -> rendering.Payload:
+        """kmock's resource list, with subresources as a real server lists them: no short
+        names or categories (kubectl would warn that ``ms`` matches them too), Scale's kind;
+        and the core group as ``v1``, not kmock's ``/v1`` (kubectl then finds no v1 kinds)."""
+        listing: Any = await super()._serve_version(request)
+        listing["groupVersion"] = str(listing.get("groupVersion", "")).lstrip("/")
+        for entry in listing.get("resources") or []:
+            if "/" not in entry["name"]:
+                continue
+            entry.update(shortNames=[], categories=[], singularName="", verbs=["get", "patch"])
+            if entry["name"].endswith("/scale"):
+                entry.update(group="autoscaling", version="v1", kind="Scale")
+        return listing
 
     async def _render_error(self, exc: Exception) -> aiohttp.web.StreamResponse:
         if isinstance(exc, kmock.KubernetesNotFoundError):  # kmock says e.g. "Resource Not Found"
@@ -140,10 +226,69 @@ class ApiServer(kmock.KubernetesEmulator):
                 "query": dict(raw.query),
             }
             print(json.dumps(entry), flush=True)
+        if raw.path.startswith("/_emulator/"):
+            return await self._serve_control(raw)
+        agent = raw.headers.get("User-Agent", "unknown").split("/", 1)[0]
+        _MANAGER.set(raw.query.get("fieldManager") or agent)
+        fault = self.faults.pick(
+            raw.method,
+            raw.path,
+            agent=raw.headers.get("User-Agent", ""),
+            watch=_is_watch(raw.query),
+        )
+        if fault is not None:
+            await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                headers = {}
+                if fault.retry_after is not None:
+                    headers["Retry-After"] = str(int(fault.retry_after))
+                message = f"injected fault on {raw.method} {raw.path}"
+                return _status(fault.status, REASONS[fault.status], message, headers)
+        if raw.path.startswith("/openapi/v3"):
+            return self._serve_openapi(raw.path)
         match = _NAMESPACES.match(raw.path)
         if match and raw.method in {"GET", "POST"}:
             return await self._serve_namespaces(raw, match.group("name"))
         return await super().__call__(raw)
+
+    def _serve_openapi(self, path: str) -> aiohttp.web.StreamResponse:
+        def gv(res: kmock.resource) -> str:
+            return f"{res.group}/{res.version}" if res.group else str(res.version)
+
+        known = [*self._kinds, NAMESPACES]
+        if path.rstrip("/") == "/openapi/v3":
+            return aiohttp.web.json_response(openapi_root(gv(res) for res in known))
+        prefix = path.removeprefix("/openapi/v3/").strip("/")
+        resources = [
+            (res.group or "", str(res.version), info[0], str(res.plural), info[1])
+            for res, info in [*self._kinds.items(), (NAMESPACES, ("Namespace", False, set()))]
+            if (f"apis/{gv(res)}" if res.group else f"api/{gv(res)}") == prefix
+        ]
+        if not resources:
+            return _status(404, "NotFound", f"no OpenAPI document for {prefix}")
+        return aiohttp.web.json_response(openapi_document(prefix, resources))
+
+    async def _serve_control(self, raw: aiohttp.web.BaseRequest) -> aiohttp.web.StreamResponse:
+        """The test's levers: faults and watch gaps (never seen by a real client)."""
+        what = (raw.method, raw.path.rstrip("/"))
+        if what == ("POST", "/_emulator/faults"):
+            try:
+                self.faults.load(await raw.json())
+            except (ValueError, TypeError, KeyError) as exc:
+                return _status(400, "BadRequest", f"bad fault rules: {exc}")
+        elif what == ("DELETE", "/_emulator/faults"):
+            self.faults.rules.clear()
+        elif what == ("POST", "/_emulator/watches/close"):
+            self._watch_gate.clear()
+            async with self._changed:
+                self._watch_epoch += 1
+                self._changed.notify_all()
+        elif what == ("POST", "/_emulator/watches/expire"):
+            self._compacted = self._revision
+            self._watch_gate.set()
+        elif what != ("GET", "/_emulator/faults"):
+            return _status(404, "NotFound", f"no emulator control at {raw.method} {raw.path}")
+        return aiohttp.web.json_response([fault.describe() for fault in self.faults.rules])
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         res = request.resource
@@ -155,16 +300,26 @@ class ApiServer(kmock.KubernetesEmulator):
             return await self._serve_object(request, res)
         except jsonpatch.JsonPatchTestFailed as exc:
             return _status(422, "Invalid", f"the JSON patch test failed: {exc}")
+        except SelectorError as exc:
+            return _status(400, "BadRequest", str(exc))
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, ValueError) as exc:
             return _status(422, "Invalid", f"the patch cannot be applied: {exc}")
 
     async def _serve_object(self, request: rendering.Request, res: kmock.resource) -> Any:
         method, sub = request.method.value, request.subresource or ""
         namespace, name = request.namespace, request.name
-        if method == "GET" and request.params.get("watch") in {"true", "1"}:
+        if method == "GET" and _is_watch(request.params):
             return await self._serve_watch_stream(request, res)
+        accept = request._raw_request.headers.get("Accept", "") if request._raw_request else ""
         if method == "GET" and name is None:
-            return aiohttp.web.json_response(self._list(res, namespace))
+            selected = selection(request.params, kind=self._kinds[res][0])
+            listing = self._list(res, namespace, selected)
+            if wants_table(accept):
+                revision = listing["metadata"]["resourceVersion"]
+                listing = table(
+                    listing["items"], self._columns.get(res, []), resource_version=revision
+                )
+            return aiohttp.web.json_response(listing)
         if method == "POST" and name is None:
             return await self._create(res, namespace, dict(request.data or {}))
         key = (res, namespace, name)
@@ -173,21 +328,35 @@ class ApiServer(kmock.KubernetesEmulator):
             return _status(404, "NotFound", f"{what} not found")
         if method == "GET":
             obj = self._objects[key].raw
-            return aiohttp.web.json_response(self._scale(obj) if sub == "scale" else obj)
+            if sub == "scale":
+                return aiohttp.web.json_response(self._scale(obj))
+            if wants_table(accept):
+                revision = obj["metadata"]["resourceVersion"]
+                columns = self._columns.get(res, [])
+                return aiohttp.web.json_response(table([obj], columns, resource_version=revision))
+            return aiohttp.web.json_response(obj)
         if method == "PATCH":
             return await self._patch(key, request.data, subresource=sub)
         if method == "DELETE":
-            return await self._delete(key)
+            options = request.data if isinstance(request.data, dict) else {}
+            policy = options.get("propagationPolicy") or request.params.get("propagationPolicy")
+            if options.get("orphanDependents") is True:
+                policy = policy or "Orphan"
+            return await self._delete(key, policy=policy or "Background")
         return _status(405, "MethodNotAllowed", f"{method} is not supported by this emulator")
 
     # Writes -------------------------------------------------------------------------------
 
-    async def _commit(self, res: kmock.resource, event_type: str, obj: Json) -> None:
+    async def _commit(
+        self, res: kmock.resource, event_type: str, obj: Json, previous: Json | None = None
+    ) -> None:
         async with self._changed:
-            self._log.append(
-                (int(obj["metadata"]["resourceVersion"]), res, {"type": event_type, "object": obj})
-            )
+            revision = int(obj["metadata"]["resourceVersion"])
+            self._log.append((revision, res, {"type": event_type, "object": obj}, previous))
             self._changed.notify_all()
+
+    def _stored(self, res: kmock.resource, obj: Json) -> Json:
+        return stored(obj, kind=self._kinds[res][0]) if res.plural in BUILTINS else obj
 
     def _next_revision(self) -> str:
         self._revision += 1
@@ -216,6 +385,9 @@ class ApiServer(kmock.KubernetesEmulator):
         )
         if "status" in subresources:
             obj.pop("status", None)
+        obj = self._stored(res, obj)
+        obj["metadata"].pop("managedFields", None)
+        _managed(obj)
         if key in self._objects:
             self._objects[key].create(obj)
         else:
@@ -240,7 +412,7 @@ class ApiServer(kmock.KubernetesEmulator):
             subresource = ""
         obj = kmock.Object(copy.deepcopy(current))
         obj.patch(patch)
-        new = copy.deepcopy(obj.raw)
+        new = self._stored(res, copy.deepcopy(obj.raw))
         if subresource == "status":  # only the status changes through /status
             new = {**current, "status": new.get("status")}
         elif "status" in subresources:  # and never through the main resource
@@ -253,6 +425,7 @@ class ApiServer(kmock.KubernetesEmulator):
         for field in ("uid", "creationTimestamp", "name", "namespace"):
             if field in current["metadata"]:
                 meta[field] = current["metadata"][field]
+        _managed(new, subresource="status" if subresource == "status" else "")
         meta["resourceVersion"] = self._next_revision()
         if new.get("spec") != current.get("spec"):
             meta["generation"] = int(current["metadata"].get("generation", 1)) + 1
@@ -260,51 +433,164 @@ class ApiServer(kmock.KubernetesEmulator):
             self._objects[key].patch(new)
             self._objects[key].delete()
             await self._commit(res, "DELETED", new)
+            self._collect_garbage()
             return aiohttp.web.json_response(new)
         self._objects[key].create(new)
-        await self._commit(res, "MODIFIED", copy.deepcopy(new))
+        await self._commit(res, "MODIFIED", copy.deepcopy(new), current)
         return aiohttp.web.json_response(self._scale(new) if scale else new)
 
-    async def _delete(self, key: tuple[Any, ...]) -> Any:
+    async def _delete(self, key: tuple[Any, ...], *, policy: str = "Background") -> Any:
+        """Delete, or mark for deletion while finalizers (``orphan``, ``foregroundDeletion``
+        for those propagation policies) hold the object; the collector does the rest."""
+        if policy not in {"Background", "Foreground", "Orphan"}:
+            return _status(400, "BadRequest", f"unsupported propagationPolicy {policy!r}")
         res = key[0]
-        obj = copy.deepcopy(self._objects[key].raw)
+        current = self._objects[key].raw
+        obj = copy.deepcopy(current)
         meta = obj["metadata"]
-        if meta.get("finalizers"):
-            if not meta.get("deletionTimestamp"):
-                meta.update(
-                    deletionTimestamp=_now(),
-                    deletionGracePeriodSeconds=0,
-                    resourceVersion=self._next_revision(),
-                )
+        finalizers = list(meta.get("finalizers") or [])
+        special = {"Orphan": "orphan", "Foreground": "foregroundDeletion"}.get(policy)
+        if special and not meta.get("deletionTimestamp") and special not in finalizers:
+            finalizers.append(special)
+            meta["finalizers"] = finalizers
+        if finalizers:
+            if not meta.get("deletionTimestamp") or meta.get("finalizers") != (
+                current["metadata"].get("finalizers")
+            ):
+                meta.setdefault("deletionTimestamp", _now())
+                meta.setdefault("deletionGracePeriodSeconds", 0)
+                meta["resourceVersion"] = self._next_revision()
                 self._objects[key].create(obj)
-                await self._commit(res, "MODIFIED", copy.deepcopy(obj))
+                await self._commit(res, "MODIFIED", copy.deepcopy(obj), copy.deepcopy(current))
+                self._collect_garbage()
             return aiohttp.web.json_response(obj, status=202)
         meta["resourceVersion"] = self._next_revision()
         self._objects[key].delete()
         await self._commit(res, "DELETED", obj)
+        self._collect_garbage()
         return aiohttp.web.json_response(obj)
+
+    # Garbage collection --------------------------------------------------------------------
+
+    def _collect_garbage(self) -> None:
+        """Run the collector soon, in the background, as the controller manager would."""
+        if self._gc_task is not None and not self._gc_task.done():
+            self._gc_again = True
+            return
+        self._gc_task = asyncio.get_running_loop().create_task(self._collector())
+
+    async def _collector(self) -> None:
+        await asyncio.sleep(0.05)
+        while True:
+            self._gc_again = False
+            while await self._collect_once():
+                pass
+            if not self._gc_again:
+                return
+
+    def _live(self) -> dict[tuple[Any, ...], Json]:
+        return {key: obj.raw for key, obj in self._objects.items() if not obj.deleted}
+
+    async def _collect_once(self) -> bool:
+        """One round of the collector; ``True`` if it changed anything."""
+        live = self._live()
+        by_uid = {obj["metadata"].get("uid"): key for key, obj in live.items()}
+        for key, obj in live.items():
+            meta = obj["metadata"]
+            finalizers = meta.get("finalizers") or []
+            if not meta.get("deletionTimestamp"):
+                continue
+            dependents = [k for k, o in live.items() if meta.get("uid") in _owner_uids(o)]
+            if "orphan" in finalizers:
+                for dependent in dependents:
+                    await self._drop_owner(dependent, meta["uid"])
+                await self._release(key, "orphan")
+                return True
+            if "foregroundDeletion" in finalizers:
+                if not dependents:
+                    await self._release(key, "foregroundDeletion")
+                    return True
+                for dependent in dependents:
+                    others = _owner_uids(live[dependent]) - {meta["uid"]}
+                    if any(uid in by_uid for uid in others):  # another owner keeps it
+                        await self._drop_owner(dependent, meta["uid"])
+                        return True
+                    if not live[dependent]["metadata"].get("deletionTimestamp"):
+                        await self._delete(dependent, policy="Foreground")
+                        return True
+        changed = False
+        for key, obj in live.items():
+            owners = _owner_uids(obj)
+            gone = {uid for uid in owners if uid not in by_uid}
+            if not gone:
+                continue
+            if gone == owners:
+                if not obj["metadata"].get("deletionTimestamp"):
+                    await self._delete(key, policy="Background")
+                    changed = True
+                continue
+            for uid in gone:
+                await self._drop_owner(key, uid)
+            changed = True
+        return changed
+
+    async def _drop_owner(self, key: tuple[Any, ...], uid: str) -> None:
+        current = self._objects[key].raw
+        obj = copy.deepcopy(current)
+        refs = [r for r in obj["metadata"].get("ownerReferences") or [] if r.get("uid") != uid]
+        if refs:
+            obj["metadata"]["ownerReferences"] = refs
+        else:
+            obj["metadata"].pop("ownerReferences", None)
+        obj["metadata"]["resourceVersion"] = self._next_revision()
+        self._objects[key].create(obj)
+        await self._commit(key[0], "MODIFIED", copy.deepcopy(obj), copy.deepcopy(current))
+
+    async def _release(self, key: tuple[Any, ...], finalizer: str) -> None:
+        current = self._objects[key].raw
+        obj = copy.deepcopy(current)
+        meta = obj["metadata"]
+        meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != finalizer]
+        if not meta["finalizers"]:
+            del meta["finalizers"]
+        meta["resourceVersion"] = self._next_revision()
+        if meta.get("finalizers"):
+            self._objects[key].create(obj)
+            await self._commit(key[0], "MODIFIED", copy.deepcopy(obj), copy.deepcopy(current))
+        else:
+            self._objects[key].patch(obj)
+            self._objects[key].delete()
+            await self._commit(key[0], "DELETED", obj)
 
     def _register_crd(self, crd: Json) -> None:
         spec = crd.get("spec") or {}
         names = spec.get("names") or {}
         for version in spec.get("versions") or []:
             subresources = set((version.get("subresources") or {}).keys())
+            res = kmock.resource(spec["group"], version["name"], names["plural"])
+            self._columns[res] = list(version.get("additionalPrinterColumns") or [])
             self.register(
-                kmock.resource(spec["group"], version["name"], names["plural"]),
+                res,
                 kind=names["kind"],
                 namespaced=spec.get("scope") == "Namespaced",
                 subresources=subresources,
                 shortnames=set(names.get("shortNames") or ()),
+                categories=set(names.get("categories") or ()),
             )
 
     # Reads --------------------------------------------------------------------------------
 
-    def _list(self, res: kmock.resource, namespace: str | None) -> Json:
+    def _list(
+        self, res: kmock.resource, namespace: str | None, selected: Predicate | None = None
+    ) -> Json:
         kind = self._kinds[res][0]
         items = [
             obj.raw
             for (r, ns, _), obj in self._objects.items()
-            if r == res and not obj.deleted and (namespace is None or ns == namespace)
+            if r == res
+            and not obj.deleted
+            and (namespace is None or ns == namespace)
+            and (selected is None or selected(obj.raw))
         ]
         return {
             "apiVersion": f"{res.group}/{res.version}" if res.group else res.version,
@@ -331,46 +617,74 @@ class ApiServer(kmock.KubernetesEmulator):
 
     async def _serve_watch_stream(self, request: rendering.Request, res: kmock.resource) -> Any:
         assert request._raw_request is not None
+        selected = selection(request.params, kind=self._kinds[res][0])
         since = request.params.get("resourceVersion") or ""
         timeout = float(request.params.get("timeoutSeconds") or 3600)
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(request._raw_request)
+        await self._watch_gate.wait()
         if since.isdigit() and since != "0":  # "0" means "any version": the current state
             cursor = int(since)
         else:  # no resourceVersion: start with the current state, as ADDED events
             cursor = self._revision
-            for item in self._list(res, request.namespace)["items"]:
+            for item in self._list(res, request.namespace, selected)["items"]:
                 await response.write(json.dumps({"type": "ADDED", "object": item}).encode() + b"\n")
-        async for event in self._events_after(cursor, res, request.namespace, timeout=timeout):
+        events = self._events_after(
+            cursor, res, request.namespace, selected=selected, timeout=timeout
+        )
+        async for event in events:
             await response.write(json.dumps(event).encode() + b"\n")
         await response.write_eof()
         return response
 
     async def _events_after(
-        self, cursor: int, res: kmock.resource, namespace: str | None, *, timeout: float
+        self,
+        cursor: int,
+        res: kmock.resource,
+        namespace: str | None,
+        *,
+        selected: Predicate | None = None,
+        timeout: float,
     ) -> AsyncIterator[Json]:
-        """Events after resourceVersion ``cursor``, then live ones, until ``timeout``."""
+        """Events after resourceVersion ``cursor``, then live ones, until ``timeout``.
+
+        A cursor older than the compacted history gets one ERROR event (410 Expired); a
+        watch ends early when the test closes all watches.
+        """
+        if cursor < self._compacted:
+            message = f"too old resource version: {cursor} ({self._compacted})"
+            yield {"type": "ERROR", "object": _status_body(410, "Expired", message)}
+            return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        position = bisect.bisect_right([rv for rv, _, _ in self._log], cursor)
+        epoch = self._watch_epoch
+        position = bisect.bisect_right([entry[0] for entry in self._log], cursor)
         while True:
             while position < len(self._log):
-                _, r, event = self._log[position]
+                _, r, event, previous = self._log[position]
                 position += 1
-                if r == res and (
-                    namespace is None or event["object"]["metadata"].get("namespace") == namespace
+                obj = event["object"]
+                if r != res or (
+                    namespace is not None and obj["metadata"].get("namespace") != namespace
                 ):
-                    yield event
+                    continue
+                seen = _as_selected(event, previous, selected)
+                if seen is not None:
+                    yield seen
             # The predicate is checked under the lock: a commit made while the last event was
             # being written cannot be missed.
             async with self._changed:
                 try:
                     await asyncio.wait_for(
-                        self._changed.wait_for(lambda: position < len(self._log)),  # noqa: B023
+                        self._changed.wait_for(
+                            lambda: position < len(self._log) or epoch != self._watch_epoch  # noqa: B023
+                        ),
                         timeout=deadline - loop.time(),
                     )
                 except TimeoutError:
                     return
+            if epoch != self._watch_epoch:
+                return
 
     async def _add_namespace(self, name: str) -> None:
         """Namespaces come into being with their first object (or a POST), with a watch event."""
@@ -411,6 +725,7 @@ class ApiServer(kmock.KubernetesEmulator):
             )
         response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
         await response.prepare(raw)
+        await self._watch_gate.wait()
         since = raw.query.get("resourceVersion") or ""
         cursor = int(since) if since.isdigit() and since != "0" else 0
         timeout = float(raw.query.get("timeoutSeconds") or 3600)
@@ -418,6 +733,23 @@ class ApiServer(kmock.KubernetesEmulator):
             await response.write(json.dumps(event).encode() + b"\n")
         await response.write_eof()
         return response
+
+
+def _as_selected(event: Json, previous: Json | None, selected: Predicate | None) -> Json | None:
+    """The event as a watch with a selector sees it: leaving the selection is a deletion."""
+    if selected is None:
+        return event
+    now = selected(event["object"])
+    if event["type"] != "MODIFIED" or previous is None:
+        return event if now else None
+    before = selected(previous)
+    if now and before:
+        return event
+    if now:
+        return {**event, "type": "ADDED"}
+    if before:
+        return {**event, "type": "DELETED"}
+    return None
 
 
 async def serve(port: int, *, access_log: bool = False) -> None:

@@ -146,6 +146,56 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def start_apiserver(
+    workdir: pathlib.Path, *, log: Any = None
+) -> tuple[subprocess.Popen[bytes], Api]:
+    """The emulator on a free port, logging every request to ``workdir/access.log``."""
+    port = free_port()
+    write_kubeconfig(workdir / "kubeconfig", port=port)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.operator.apiserver", "--port", str(port), "--access-log"],
+        cwd=ROOT,
+        stdout=(workdir / "access.log").open("wb"),
+        stderr=log if log is not None else subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    return server, Api(f"http://127.0.0.1:{port}")
+
+
+def start_operator(
+    workdir: pathlib.Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    log: Any = None,
+    verbose: bool = True,
+) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+    """The real operator process on the emulator's kubeconfig, with free metrics/health ports."""
+    ports = {"metrics_port": free_port(), "health_port": free_port()}
+    out = log if log is not None else subprocess.DEVNULL
+    operator = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gale_operator",
+            *(["--verbose"] if verbose else []),
+            "--metrics-port",
+            str(ports["metrics_port"]),
+            "--health-port",
+            str(ports["health_port"]),
+            *args,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "KUBECONFIG": str(workdir / "kubeconfig"), **(env or {})},
+        stdout=out,
+        stderr=out,
+    )
+    return operator, ports
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    _stop(process)
+
+
 @contextlib.contextmanager
 def emulated_cluster(
     workdir: pathlib.Path,
@@ -155,55 +205,29 @@ def emulated_cluster(
     log: Any = None,
 ) -> Iterator[tuple[Api, dict[str, Any]]]:
     """Start the emulator, install the CRD, start the operator; stop both afterwards."""
-    api_port, metrics_port, health_port = free_port(), free_port(), free_port()
-    kubeconfig = workdir / "kubeconfig"
-    write_kubeconfig(kubeconfig, port=api_port)
-    out = log if log is not None else subprocess.DEVNULL
-    access_log = workdir / "access.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.operator.apiserver", "--port", str(api_port), "--access-log"],
-        cwd=ROOT,
-        stdout=access_log.open("wb"),
-        stderr=out,
-    )
+    server, api = start_apiserver(workdir, log=log)
     operator: subprocess.Popen[bytes] | None = None
     try:
-        wait_for_port(api_port)
-        api = Api(f"http://127.0.0.1:{api_port}")
         api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", load_yaml(CRD_PATH))
         # The watched namespaces exist before the operator starts, as in a real deployment:
         # kopf overlooks a namespace created between its two initial namespace listings.
         for ns in namespaces:
             api.post("/api/v1/namespaces", {"metadata": {"name": ns}})
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
-        operator = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gale_operator",
-                "--verbose",
-                "--metrics-port",
-                str(metrics_port),
-                "--health-port",
-                str(health_port),
-                "--reconcile-interval",
-                str(reconcile_interval),
-                *(f"--namespace={ns}" for ns in namespaces),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=out,
+        operator, ports = start_operator(
+            workdir,
+            "--reconcile-interval",
+            str(reconcile_interval),
+            *(f"--namespace={ns}" for ns in namespaces),
+            log=log,
         )
-        wait_for_port(health_port)
+        wait_for_port(ports["health_port"])
         yield (
             api,
             {
-                "metrics_port": metrics_port,
-                "health_port": health_port,
-                "kubeconfig": kubeconfig,
+                **ports,
+                "kubeconfig": workdir / "kubeconfig",
                 "operator": operator,
-                "access_log": access_log,
+                "access_log": workdir / "access.log",
             },
         )
     finally:

@@ -31,6 +31,13 @@ Roles may sit in a namespace that another release of the same name also watches.
 {{- printf "%s-%s" .Release.Namespace (include "gale.operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
+{{/*
+The kopf peering object's name: like the RBAC objects, unique per release in the cluster.
+*/}}
+{{- define "gale.operator.peeringName" -}}
+{{- default (include "gale.operator.rbacName" . | trimPrefix "-") .Values.operator.peering.name -}}
+{{- end -}}
+
 {{- define "gale.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end -}}

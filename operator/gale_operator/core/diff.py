@@ -3,6 +3,12 @@
 The API server and other controllers add fields the operator never sets (defaults, status,
 annotations, HPA-managed replicas). Comparing "is desired a subset of observed" leaves
 those alone, so an unchanged object costs no write and nobody's field is fought over.
+
+The API server also *drops* fields: the built-in kinds are Go structs serialised with
+``omitempty``, so a stored Deployment has no ``paused: false``, an env entry no
+``value: ""``, a ConfigMap no ``data: {}``. A desired zero value therefore matches an
+absent field (see :func:`omitted_when_stored`); otherwise every pass would see a
+difference and patch it again, forever.
 """
 
 from __future__ import annotations
@@ -17,6 +23,31 @@ from gale_operator.core.quantity import same_quantity
 EXACT_MAPS: frozenset[tuple[str, ...]] = frozenset({("data",)})
 #: Maps whose values are resource quantities, which the API server rewrites canonically.
 QUANTITY_MAPS: frozenset[str] = frozenset({"requests", "limits"})
+#: Map-typed fields (an empty one is omitted; an empty struct such as ``emptyDir`` is not).
+MAP_FIELDS: frozenset[str] = frozenset(
+    {"labels", "annotations", "data", "binaryData", "matchLabels", "nodeSelector", "selector"}
+    | QUANTITY_MAPS
+)
+#: ``*bool`` fields the operator sets: the server stores their ``false``.
+POINTER_BOOLS: frozenset[str] = frozenset(
+    {
+        "allowPrivilegeEscalation",
+        "readOnlyRootFilesystem",
+        "runAsNonRoot",
+        "automountServiceAccountToken",
+        "enableServiceLinks",
+        "optional",
+    }
+)
+
+
+def omitted_when_stored(key: str, value: Any) -> bool:
+    """Whether the API server drops ``key: value`` when it stores a built-in object."""
+    if value is None or value == "" or value == []:
+        return True
+    if value is False:
+        return key not in POINTER_BOOLS
+    return value == {} and key in MAP_FIELDS
 
 
 def is_subset(desired: Any, observed: Any, *, quantities: bool = False) -> bool:
@@ -25,8 +56,9 @@ def is_subset(desired: Any, observed: Any, *, quantities: bool = False) -> bool:
         if not isinstance(observed, Mapping):
             return False
         return all(
-            key in observed
-            and is_subset(v, observed[key], quantities=quantities or key in QUANTITY_MAPS)
+            is_subset(v, observed[key], quantities=quantities or key in QUANTITY_MAPS)
+            if key in observed
+            else omitted_when_stored(key, v)
             for key, v in desired.items()
         )
     if isinstance(desired, list):
@@ -49,6 +81,8 @@ def merge_patch(
     """
     patch: dict[str, Any] = {}
     for key, want in desired.items():
+        if key not in observed and omitted_when_stored(key, want):
+            continue
         have = observed.get(key)
         same = is_subset(want, have, quantities=_under_quantities((*path, key)))
         if key in observed and same and (*path, key) not in EXACT_MAPS:

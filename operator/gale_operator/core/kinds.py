@@ -92,6 +92,9 @@ _OWN = (*_WATCH, "create", "patch", "delete")
 MANAGED_RESOURCES: tuple[ResourceAccess, ...] = (
     ResourceAccess(GROUP, "microservices", (*_WATCH, "patch")),
     ResourceAccess(GROUP, "microservices/status", ("get", "patch")),
+    # Children set blockOwnerDeletion: under OwnerReferencesPermissionEnforcement (on by
+    # default on OpenShift) that needs update on the owner's finalizers subresource.
+    ResourceAccess(GROUP, "microservices/finalizers", ("update",)),
     *(ResourceAccess(kind.group, kind.plural, _OWN) for kind in CHILD_KINDS),
     # Secrets: read the MongoDB URI reference; write the TLS key pairs (self-signed mode) and
     # delete a serving pair once TLS is turned off or its Microservice goes.
@@ -106,11 +109,22 @@ FRAMEWORK_RESOURCES: tuple[ResourceAccess, ...] = (
     ResourceAccess(NAMESPACE.group, NAMESPACE.plural, ("list", "watch")),
 )
 
-#: Only when ``--peering NAME`` is given: kopf's peering objects (namespaced and cluster-wide).
-PEERING_RESOURCES: tuple[ResourceAccess, ...] = (
-    ResourceAccess("kopf.dev", "kopfpeerings", ("list", "watch", "patch", "get")),
-    ResourceAccess("kopf.dev", "clusterkopfpeerings", ("list", "watch", "patch", "get")),
+PEERING = Kind("kopf.dev", "v1", "kopfpeerings", "KopfPeering")
+CLUSTER_PEERING = Kind(
+    "kopf.dev", "v1", "clusterkopfpeerings", "ClusterKopfPeering", namespaced=False
 )
+
+#: Only when ``--peering NAME`` is given: kopf's peering object, the cluster-wide one when
+#: watching all namespaces, else one in each watched namespace.
+CLUSTER_PEERING_RESOURCES: tuple[ResourceAccess, ...] = (
+    ResourceAccess(
+        CLUSTER_PEERING.group, CLUSTER_PEERING.plural, ("get", "list", "watch", "patch")
+    ),
+)
+NAMESPACED_PEERING_RESOURCES: tuple[ResourceAccess, ...] = (
+    ResourceAccess(PEERING.group, PEERING.plural, ("get", "list", "watch", "patch")),
+)
+PEERING_RESOURCES = CLUSTER_PEERING_RESOURCES + NAMESPACED_PEERING_RESOURCES
 
 #: Resources that are cluster-scoped, so an RBAC rule for them needs a ClusterRole.
 CLUSTER_SCOPED: frozenset[str] = frozenset({CRD.plural, NAMESPACE.plural, "clusterkopfpeerings"})

@@ -3,6 +3,6 @@
 Importing this package registers every handler in kopf's default registry.
 """
 
-from gale_operator.handlers import children, microservice, tls
+from gale_operator.handlers import children, login, microservice, tls
 
-__all__ = ["children", "microservice", "tls"]
+__all__ = ["children", "login", "microservice", "tls"]

@@ -7,7 +7,6 @@ ServiceMonitors are read on demand instead: their CRD may not exist in the clust
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,9 @@ CHILD_LABELS: dict[str, Any] = {MANAGED_BY_LABEL: MANAGED_BY, INSTANCE_LABEL: ko
 INDEXED_KINDS: tuple[kinds.Kind, ...] = tuple(
     kind for kind in kinds.CHILD_KINDS if kind != kinds.SERVICE_MONITOR
 )
+
+
+_KINDS = {(kind.group, kind.plural): kind for kind in INDEXED_KINDS}
 
 
 def index_id(kind: kinds.Kind) -> str:
@@ -40,16 +42,31 @@ def _selector(kind: kinds.Kind) -> tuple[str, ...]:
     return (kind.group, kind.version, kind.plural) if kind.group else (kind.version, kind.plural)
 
 
-def index_child(
+async def index_child(
     namespace: str | None, labels: Mapping[str, str], body: kopf.Body, **_: Any
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(namespace or "", labels[INSTANCE_LABEL]): copy.deepcopy(dict(body))}
+    """Async, so kopf calls it in the loop, not in a worker thread per event; no deep copy:
+    every watch event brings a freshly decoded body, and nothing here mutates it."""
+    return {(namespace or "", labels[INSTANCE_LABEL]): dict(body)}
 
 
 async def wake_parent(
-    namespace: str | None, labels: Mapping[str, str], memo: Any, **_: Any
+    type: str | None,
+    resource: kopf.Resource,
+    namespace: str | None,
+    labels: Mapping[str, str],
+    body: kopf.Body,
+    memo: Any,
+    **_: Any,
 ) -> None:
-    runtime_of(memo).wake((namespace or "", labels[INSTANCE_LABEL]))
+    """Wake the Microservice; the loop skips the pass if the change was only its own write
+    echoing back through the watch (that would cost a pass and change nothing)."""
+    runtime = runtime_of(memo)
+    kind = _KINDS[(resource.group, resource.plural)]
+    if type is None:  # a listing: after a 410 Gone, deletions in the gap went unseen
+        runtime.vanished.relisting(kind)
+    key = (namespace or "", labels[INSTANCE_LABEL])
+    runtime.wake(key, echo=(kind, dict(body)) if type in {"ADDED", "MODIFIED"} else None)
 
 
 for _kind in INDEXED_KINDS:

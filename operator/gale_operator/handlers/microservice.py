@@ -1,15 +1,19 @@
-"""The Microservice handlers: one reconcile loop per object, a wake-up on spec change, cleanup.
+"""The Microservice handlers: one reconcile loop per object, woken on spec change; bookkeeping.
 
 A per-object daemon (rather than create/update handlers) makes the reconcile level-based:
 the same pass runs on every wake-up and every tick, so drift and missed events heal by
-themselves; errors back off inside the loop instead of failing a handler.
+themselves; errors back off inside the loop (capped, jittered) instead of failing a
+handler, so one transient error never parks an object for kopf's minute.
+
+No create/update/delete handlers: kopf would then keep a diff-base annotation on every
+object (one more write each), and deleting the children is the garbage collector's job,
+through their ownerReferences, which is also what makes ``--cascade=orphan`` keep them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import datetime
+import random
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -17,21 +21,26 @@ from typing import Any
 import kopf
 
 from gale_operator import events, metrics
-from gale_operator.core import conditions, kinds
+from gale_operator.core import kinds
 from gale_operator.core.status import Problem
 from gale_operator.handlers.children import INDEXED_KINDS, observed_child
 from gale_operator.handlers.runtime import Runtime, runtime_of
 from gale_operator.kube.client import KubeClient
-from gale_operator.kube.reconcile import Outcome, owner_of, reconcile, write_status
+from gale_operator.kube.reconcile import Outcome, owner_of, reconcile
 
 MS = kinds.MICROSERVICE
 #: Retry delays while a problem persists; the last one repeats (capped by the interval).
 BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+#: How long a woken loop lets further events arrive before it runs the pass.
+SETTLE_SECONDS = 0.2
 
 
 @kopf.on.startup()
 async def connect(memo: Any, **_: Any) -> None:
-    runtime_of(memo).client = await KubeClient.connect()
+    runtime = runtime_of(memo)
+    runtime.client = await KubeClient.connect(
+        cached=(kinds.SECRET,), cache_seconds=runtime.reconcile_interval
+    )
 
 
 @kopf.on.cleanup()
@@ -41,9 +50,21 @@ async def disconnect(memo: Any, **_: Any) -> None:
         await runtime.client.close()
 
 
-@kopf.on.update(MS.group, MS.version, MS.plural, id="wake_on_spec", field="spec")
-async def wake_on_spec(namespace: str | None, name: str, memo: Any, **_: Any) -> None:
-    runtime_of(memo).wake((namespace or "", name))
+@kopf.on.event(MS.group, MS.version, MS.plural, id="wake_on_spec")
+async def wake_on_spec(
+    type: str | None, body: kopf.Body, memo: Any, logger: kopf.Logger, **_: Any
+) -> None:
+    """Wake the loop on a new generation (a spec change); forget the object once gone."""
+    runtime = runtime_of(memo)
+    meta = body.get("metadata") or {}
+    key = (meta.get("namespace") or "", meta.get("name") or "")
+    if type == "DELETED":
+        metrics.forget(key)
+        runtime.forget(key)
+        logger.info("Deleted; the garbage collector removes the children it owned.")
+        return
+    if runtime.generations.get(key) not in {None, meta.get("generation")}:
+        runtime.wake(key)
 
 
 @kopf.daemon(MS.group, MS.version, MS.plural, id="reconcile", cancellation_timeout=1.0)
@@ -55,28 +76,47 @@ async def reconcile_loop(
     wakeup = runtime.wakeup(key)
     failures = 0
     previous: Problem | None = None
-    await _first_visit(runtime, body)
-    while not stopped:
+    periodic = False
+    while not stopped and not body["metadata"].get("deletionTimestamp"):
         wakeup.clear()
-        problem = await _reconcile_once(runtime, body, kwargs, logger, previous=previous)
+        runtime.only_echoes(key)  # what woke this pass is handled by it
+        runtime.generations[key] = body["metadata"].get("generation")
+        problem = await _reconcile_once(
+            runtime, body, kwargs, logger, previous=previous, periodic=periodic
+        )
         failures = failures + 1 if problem is not None else 0
         previous = problem
         delay = runtime.reconcile_interval
         if failures:
-            delay = min(delay, BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1])
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wakeup.wait(), timeout=delay)
+            delay = retry_delay(failures, cap=delay)
+        periodic = await _wait(runtime, key, wakeup, delay)
 
 
-async def _first_visit(runtime: Runtime, body: Mapping[str, Any]) -> None:
-    """Report Unknown conditions before the first pass does any work."""
-    status = body.get("status") or {}
-    if status.get("conditions"):
-        return
-    generation = int(body["metadata"].get("generation", 1))
-    now = datetime.datetime.now(datetime.UTC)
-    initial = {"conditions": conditions.initial(generation=generation, now=now)}
-    await write_status(runtime.api, owner=owner_of(body), previous=status, status=initial)
+async def _wait(
+    runtime: Runtime, key: tuple[str, str], wakeup: asyncio.Event, delay: float
+) -> bool:
+    """Wait for a wake-up that calls for a pass, or ``delay``; ``True`` if the time ran out.
+
+    A pass's own writes come back as a burst of watch events: the loop lets the burst settle,
+    then passes only if something in it was not simply its own write.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + delay
+    while True:
+        try:
+            await asyncio.wait_for(wakeup.wait(), timeout=max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            return True
+        await asyncio.sleep(SETTLE_SECONDS)
+        if not runtime.only_echoes(key):
+            return False
+        wakeup.clear()
+
+
+def retry_delay(failures: int, *, cap: float) -> float:
+    """The wait after the n-th failure in a row: the backoff step, jittered by up to 25 %."""
+    step = BACKOFF_SECONDS[min(failures, len(BACKOFF_SECONDS)) - 1]
+    return min(cap, step) * random.uniform(0.75, 1.0)  # noqa: S311 - jitter, not secrets
 
 
 async def _reconcile_once(
@@ -86,14 +126,15 @@ async def _reconcile_once(
     logger: kopf.Logger,
     *,
     previous: Problem | None,
+    periodic: bool,
 ) -> Problem | None:
     owner = owner_of(body)
     key = (owner.namespace, owner.name)
     started = time.perf_counter()
     try:
-        observed: dict[kinds.Kind, Any] = runtime.own_writes.overlay(
-            key, {kind: observed_child(indexes, kind, key) for kind in INDEXED_KINDS}
-        )
+        indexed = {kind: observed_child(indexes, kind, key) for kind in INDEXED_KINDS}
+        verified = await runtime.vanished.verify(key, indexed, periodic=periodic)
+        observed: dict[kinds.Kind, Any] = runtime.own_writes.overlay(key, verified)
         monitors = await runtime.serves(kinds.SERVICE_MONITOR)
         if monitors:
             observed[kinds.SERVICE_MONITOR] = await runtime.api.get(
@@ -105,8 +146,12 @@ async def _reconcile_once(
             observed=observed,
             service_monitor_available=monitors,
             now=runtime.clock(),
+            stored_status=runtime.stored_status(key),
         )
         runtime.own_writes.record(key, outcome.applied)
+        runtime.record_status(key, outcome.status if outcome.status_stored else None)
+    except asyncio.CancelledError:
+        raise
     except Exception as exc:
         metrics.RECONCILES.labels(handler="reconcile", outcome="error").inc()
         logger.exception("Reconcile failed unexpectedly; retrying with backoff.")
@@ -123,33 +168,3 @@ async def _reconcile_once(
     metrics.RECONCILES.labels(handler="reconcile", outcome=outcome_label).inc()
     metrics.record_conditions(key, outcome.status.get("conditions") or [])
     return outcome.problem
-
-
-@kopf.on.delete(MS.group, MS.version, MS.plural, id="cleanup")
-async def cleanup(body: kopf.Body, memo: Any, logger: kopf.Logger, **kwargs: Any) -> None:
-    """Delete the children explicitly, then let kopf release the finalizer.
-
-    Garbage collection would remove owned children anyway; deleting them here makes the
-    cleanup independent of it and leaves nothing behind when ownership was lost.
-    """
-    runtime = runtime_of(memo)
-    owner = owner_of(body)
-    key = (owner.namespace, owner.name)
-    try:
-        for kind in reversed(INDEXED_KINDS):
-            child = observed_child(kwargs, kind, key)
-            if child is not None:
-                name = child["metadata"]["name"]
-                await runtime.api.delete(kind, namespace=owner.namespace, name=name)
-        if await runtime.serves(kinds.SERVICE_MONITOR):
-            await runtime.api.delete(
-                kinds.SERVICE_MONITOR, namespace=owner.namespace, name=owner.name
-            )
-    except Exception:
-        metrics.RECONCILES.labels(handler="cleanup", outcome="error").inc()
-        raise
-    metrics.RECONCILES.labels(handler="cleanup", outcome="success").inc()
-    metrics.forget(key)
-    runtime.wakeups.pop(key, None)
-    runtime.own_writes.forget(key)
-    logger.info("Deleted the children of %s/%s.", owner.namespace, owner.name)

@@ -1,8 +1,10 @@
-"""kopf glue for TLS: wake the reconcile when a certificate needs it, publish expiry, clean up.
+"""kopf glue for TLS: wake the reconcile when a certificate needs it, publish expiry.
 
 The certificates themselves are issued inside the reconcile pass (``kube.tls``), so one
 writer owns the status. The timer exists because certificates age without any event: it
-wakes the pass once renewal is due instead of waiting for the next periodic tick.
+wakes the pass once renewal is due instead of waiting for the next periodic tick. The
+serving Secret and Certificate carry ownerReferences: the garbage collector removes them
+with their Microservice (and keeps them when it is deleted with ``--cascade=orphan``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ import kopf
 
 from gale_operator import metrics
 from gale_operator.core import kinds
-from gale_operator.core.naming import is_owned_by
 from gale_operator.core.tls_status import expiry_timestamp, needs_attention
 from gale_operator.handlers.runtime import runtime_of
-from gale_operator.kube.reconcile import owner_of
 
 MS = kinds.MICROSERVICE
 #: How often each TLS-enabled Microservice is checked; renewal windows are hours to days.
@@ -60,17 +60,3 @@ async def publish_expiry(
     }
     if (labels["namespace"], name) in published:
         metrics.CERTIFICATE_EXPIRY.remove(labels["namespace"], name)
-
-
-@kopf.on.delete(MS.group, MS.version, MS.plural, id="tls_cleanup")
-async def tls_cleanup(body: kopf.Body, memo: Any, logger: kopf.Logger, **_: Any) -> None:
-    """Delete the serving Secret and Certificate we own; the namespace CA stays for the others."""
-    runtime = runtime_of(memo)
-    owner = owner_of(body)
-    for kind, child in ((kinds.SECRET, owner.tls_secret_name), (kinds.CERTIFICATE, owner.name)):
-        if kind == kinds.CERTIFICATE and not await runtime.serves(kind):
-            continue
-        found = await runtime.api.get(kind, namespace=owner.namespace, name=child)
-        if found is not None and is_owned_by(found, owner):
-            await runtime.api.delete(kind, namespace=owner.namespace, name=child)
-            logger.info("Deleted %s %s.", kind.kind, child)

@@ -40,6 +40,10 @@ class ChildConflict(Exception):
     """A child's name is taken by an object this Microservice does not control."""
 
 
+#: Attempts at one child when the server answers 409: each re-reads it and plans again.
+CONFLICT_ATTEMPTS = 3
+
+
 async def apply_child(
     client: KubeClient,
     kind: Kind,
@@ -49,7 +53,32 @@ async def apply_child(
     desired: Mapping[str, Any] | None,
     observed: Mapping[str, Any] | None,
 ) -> Applied:
-    """Create, patch, delete or leave alone one child so that it matches ``desired``."""
+    """Create, patch, delete or leave alone one child so that it matches ``desired``.
+
+    A 409 (the name was taken since our view, or the object changed under a write) means
+    the view was stale: read the child again and plan again from what is really there.
+    """
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return await _apply_once(
+                client, kind, owner=owner, name=name, desired=desired, observed=observed
+            )
+        except ApiError as exc:
+            if exc.status != 409 or attempt == CONFLICT_ATTEMPTS:
+                raise
+            observed = await client.get(kind, namespace=owner.namespace, name=name)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+async def _apply_once(
+    client: KubeClient,
+    kind: Kind,
+    *,
+    owner: Owner,
+    name: str,
+    desired: Mapping[str, Any] | None,
+    observed: Mapping[str, Any] | None,
+) -> Applied:
     if observed is not None and not is_owned_by(dict(observed), owner):
         raise ChildConflict(
             f"{kind.kind} {owner.namespace}/{name} exists and is not controlled by this "
@@ -61,18 +90,7 @@ async def apply_child(
         await client.delete(kind, namespace=owner.namespace, name=name)
         return Applied(kind, name, Action.DELETED, None, before=observed)
     if observed is None:
-        try:
-            created = await client.create(kind, desired)
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
-            # Our view was stale (e.g. the watch had not caught up): patch what is there.
-            current = await client.get(kind, namespace=owner.namespace, name=name)
-            if current is None:
-                raise
-            return await apply_child(
-                client, kind, owner=owner, name=name, desired=desired, observed=current
-            )
+        created = await client.create(kind, desired)
         return Applied(kind, name, Action.CREATED, created)
     patch = spec_patch(desired, observed)
     if not patch:

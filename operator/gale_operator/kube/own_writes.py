@@ -62,6 +62,13 @@ class OwnWrites:
                 del self._writes[(key, kind)]
         return view
 
+    def is_echo(self, key: Key, kind: Kind, obj: Mapping[str, Any]) -> bool:
+        """Whether ``obj`` (from a watch event) is exactly what a pass of ours just wrote:
+        waking the loop for it would only re-check its own write."""
+        write = self._writes.get((key, kind))
+        fresh = write is not None and time.monotonic() - write.at < TTL_SECONDS
+        return fresh and write is not None and _version(write.result) == _version(obj)
+
     def forget(self, key: Key) -> None:
         for entry in [entry for entry in self._writes if entry[0] == key]:
             del self._writes[entry]

@@ -35,6 +35,8 @@ class Outcome:
     warnings: tuple[Problem, ...] = ()
     #: The count written into spec.replicas as autoscaling was turned off.
     handed_back: int | None = None
+    #: Whether the status now stored is ``status`` (written by this pass, or already so).
+    status_stored: bool = False
 
 
 def owner_of(body: Mapping[str, Any]) -> Owner:
@@ -73,10 +75,19 @@ async def reconcile(
     observed: Mapping[kinds.Kind, Mapping[str, Any] | None],
     service_monitor_available: bool,
     now: datetime.datetime,
+    stored_status: Mapping[str, Any] | None = None,
 ) -> Outcome:
-    """Apply the desired children in order, then patch the status if it changed."""
+    """Apply the desired children in order, then patch the status if it changed.
+
+    ``stored_status`` is what this operator last wrote, when the watched ``body`` may not
+    show it yet: the difference is taken against it, so a lagging watch never makes a pass
+    write the same status again.
+    """
     owner = owner_of(body)
     generation = int(body["metadata"].get("generation", 1))
+    current: Mapping[str, Any] = (
+        stored_status if stored_status is not None else body.get("status") or {}
+    )
     applied: list[Applied] = []
     problem: Problem | None = None
     spec: MicroserviceSpec | None = None
@@ -97,7 +108,7 @@ async def reconcile(
         await check_references(client, spec, owner=owner)
         # Before the Deployment: its pods mount the Secret this creates.
         tls = await reconcile_tls(
-            client, spec, owner=owner, previous_tls=(body.get("status") or {}).get("tls"), now=now
+            client, spec, owner=owner, previous_tls=current.get("tls"), now=now
         )
         applied.extend(tls.applied)
         if plan.write_spec_replicas is not None and await hand_back_replicas(
@@ -128,7 +139,7 @@ async def reconcile(
     if problem is None and tls is not None and tls.report is not None and tls.report.degraded:
         problem = Problem(tls.report.reason, tls.report.message)
     deployment = _deployment_after(applied, observed)
-    status: Mapping[str, Any] = body.get("status") or {}
+    status: Mapping[str, Any] = current
     if spec is not None:
         rollout = (
             report_rollout(plan.rollout, deployment, previous=status.get("rollout"))
@@ -151,13 +162,20 @@ async def reconcile(
             status = with_tls_status(
                 status,
                 tls.report,
-                previous=body.get("status") or {},
+                previous=current,
                 generation=generation,
                 now=now,
             )
     else:
         status = _problem_only_status(status, problem, generation=generation, now=now)
-    await write_status(client, owner=owner, previous=body.get("status") or {}, status=status)
+    stored = False
+    try:
+        await write_status(client, owner=owner, previous=current, status=status)
+        stored = True
+    except ApiError as exc:
+        # What the pass did still happened: it keeps its Events; the next pass (soon, with
+        # backoff) writes the status again, since the stored one still differs.
+        problem = problem or Problem("StatusWriteFailed", f"API request failed: {exc}")
     warning = plan.rollout.warning if plan is not None else None
     return Outcome(
         tuple(applied),
@@ -165,6 +183,7 @@ async def reconcile(
         status,
         warnings=(warning,) if warning is not None else (),
         handed_back=handed_back,
+        status_stored=stored,
     )
 
 
@@ -175,13 +194,20 @@ async def write_status(
     patch = merge_patch(status, previous)
     if not patch:
         return False
-    await client.patch(
-        kinds.MICROSERVICE,
-        namespace=owner.namespace,
-        name=owner.name,
-        patch={"status": patch},
-        subresource="status",
-    )
+    for attempt in (1, 2):  # a merge patch names no resourceVersion: a 409 is worth one retry
+        try:
+            await client.patch(
+                kinds.MICROSERVICE,
+                namespace=owner.namespace,
+                name=owner.name,
+                patch={"status": patch},
+                subresource="status",
+            )
+        except ApiError as exc:
+            if exc.status != 409 or attempt == 2:
+                raise
+        else:
+            break
     return True
 
 
