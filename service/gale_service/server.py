@@ -257,14 +257,20 @@ async def serve(
         },
     )
     await stop.wait()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, _stop_now, signum)
+    loop.add_signal_handler(signal.SIGINT, _stop_now, signal.SIGINT)
+    loop.add_signal_handler(signal.SIGTERM, _already_stopping)
     await drain_then_stop(running)
 
 
+def _already_stopping() -> None:
+    """A repeated SIGTERM changes nothing: a supervisor or a launcher that signals the whole
+    process group can deliver it twice, and the drain it asked for is under way."""
+    log.info("SIGTERM again: already draining")
+
+
 def _stop_now(signum: int) -> None:
-    """A second SIGTERM/SIGINT while draining: exit at once (the dev database and CPU
-    workers follow through their parent-death signal)."""
+    """A second Ctrl-C (SIGINT) while draining: a person wants out now, so exit at once
+    (the dev database and CPU workers follow through their parent-death signal)."""
     log.warning("second stop signal: exiting without draining", extra={"signal": signum})
     logging.shutdown()
     os._exit(128 + signum)

@@ -6,11 +6,12 @@ workers (and the dev database) running, and it keeps restarting workers that exi
 even while the service is being stopped. Here the parent:
 
 - puts each worker in a process group of its own, so a terminal's Ctrl-C reaches only the
-  parent, which passes it on exactly once (a worker's *second* signal means "stop now");
+  parent, which passes it on exactly once (a worker's *second* SIGINT means "stop now");
 - on the first SIGTERM/SIGINT closes its copy of the listening sockets at once, then forwards
   the signal: once the workers have closed theirs after draining, the kernel refuses new
   connections instead of queueing them where nobody accepts;
-- on a second signal kills the workers and exits at once;
+- on a second Ctrl-C (SIGINT) kills the workers and exits at once (a repeated SIGTERM,
+  which a supervisor signalling the whole group can deliver, changes nothing);
 - gives each worker the parent-death signal, so a SIGKILLed parent takes its workers along.
 """
 
@@ -44,6 +45,8 @@ class _Supervisor:
 
     def on_signal(self, signum: int, _frame: FrameType | None) -> None:
         if self.stopping is not None:
+            if signum != signal.SIGINT:
+                return  # a repeated SIGTERM: the drain it asked for is under way
             log.warning("second stop signal: stopping the workers now", extra={"signal": signum})
             self._send(signal.SIGKILL)
             os._exit(128 + signum)

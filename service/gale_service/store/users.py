@@ -16,7 +16,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from gale_service.db import MongoGateway
-from gale_service.db.driver import Document, translate_errors
+from gale_service.db.driver import Document
 
 USERS = "users"
 #: Ended sessions one user may have on record; beyond it, logout ends all of them instead.
@@ -42,10 +42,11 @@ class Standing:
 
 class UserStore:
     def __init__(self, gateway: MongoGateway) -> None:
+        self._gateway = gateway
         self._users = gateway.collection(USERS)
 
     async def get(self, username: str) -> Document | None:
-        async with translate_errors():
+        async with self._gateway.operation():
             found: Document | None = await self._users.find_one({"_id": username})
         return found
 
@@ -62,7 +63,7 @@ class UserStore:
             "created_at": datetime.now(UTC),
         }
         try:
-            async with translate_errors():
+            async with self._gateway.operation():
                 await self._users.insert_one(document)
         except DuplicateKeyError:
             raise UserExists(username) from None
@@ -71,7 +72,7 @@ class UserStore:
     async def set_password(self, username: str, *, password_hash: str, is_admin: bool) -> None:
         """Create or reset a user's password; a reset revokes every credential issued before."""
         update: dict[str, Any] = {"password_hash": password_hash, "is_admin": is_admin}
-        async with translate_errors():
+        async with self._gateway.operation():
             result = await self._users.update_one(
                 {"_id": username}, {"$set": update, "$inc": {"generation": 1}}
             )
@@ -81,18 +82,18 @@ class UserStore:
             await self.create(username, password_hash=password_hash, is_admin=is_admin)
         except UserExists:
             # Created meanwhile (another replica bootstrapping): reset it like any other.
-            async with translate_errors():
+            async with self._gateway.operation():
                 await self._users.update_one(
                     {"_id": username}, {"$set": update, "$inc": {"generation": 1}}
                 )
 
     async def set_locale(self, username: str, locale: str | None) -> None:
-        async with translate_errors():
+        async with self._gateway.operation():
             await self._users.update_one({"_id": username}, {"$set": {"locale": locale}})
 
     async def standing(self, username: str) -> Standing:
         """The user's generation and unexpired ended sessions (an unknown user: generation 0)."""
-        async with translate_errors():
+        async with self._gateway.operation():
             found = await self._users.find_one(
                 {"_id": username}, {"generation": 1, "ended_sessions": 1}
             )
@@ -107,7 +108,7 @@ class UserStore:
 
     async def revoke_all(self, username: str) -> bool:
         """End every credential of ``username``; whether the user exists."""
-        async with translate_errors():
+        async with self._gateway.operation():
             result = await self._users.update_one(
                 {"_id": username},
                 {"$inc": {"generation": 1}, "$set": {"ended_sessions": {}}},
@@ -121,7 +122,7 @@ class UserStore:
         entries are pruned on the way, and past :data:`MAX_ENDED_SESSIONS` every session ends.
         """
         now = time.time()
-        async with translate_errors():
+        async with self._gateway.operation():
             found = await self._users.find_one({"_id": username}, {"ended_sessions": 1})
             if found is None:
                 return
