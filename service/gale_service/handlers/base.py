@@ -6,14 +6,14 @@ Handlers stay thin: parse and validate the request here, call the store, render 
 from __future__ import annotations
 
 import json
+import os
 import re
-import uuid
-from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError, RequestHandler
 
+from gale_service import json_codec
 from gale_service.auth.principal import Principal
 from gale_service.auth.request import authenticate, unauthorized, uses_bearer
 from gale_service.auth.sessions import session_cookie_name
@@ -29,14 +29,8 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "2"
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
 def dump_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+    return json_codec.dumps(value)
 
 
 def accepts(header: str, produces: tuple[str, ...]) -> bool:
@@ -180,7 +174,7 @@ class ApiHandler(RequestHandler):
 
     async def prepare(self) -> None:
         incoming = self.request.headers.get("X-Request-ID", "")
-        self.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        self.request_id = incoming if REQUEST_ID.match(incoming) else os.urandom(16).hex()
         self.set_header("X-Request-ID", self.request_id)
         # Admission first: the intake still counts this request once, so the shedding check
         # sees it exactly once; the handler's own count takes over afterwards.

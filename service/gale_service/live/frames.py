@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from typing import Any
 
+from gale_service import json_codec
 from gale_service.store.items import to_public
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    return str(value)
-
-
 def dumps(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, default=_default, separators=(",", ":"), ensure_ascii=False)
+    """Anything JSON has no type for (an ObjectId) as its string."""
+    return json_codec.dumps(frame, default=str)
 
 
 def event_frame(event: dict[str, Any]) -> str:
