@@ -144,3 +144,15 @@ async def test_schemathesis_finds_nothing(one_driver: LiveService, tmp_path: Pat
     output, _ = await asyncio.wait_for(process.communicate(), timeout=150)
     text = output.decode(errors="replace")
     assert process.returncode == 0, text
+
+
+async def test_the_document_carries_an_etag_and_answers_304_to_it(one_driver: LiveService) -> None:
+    first = await one_driver.fetch("/openapi.json")
+    etag = first.headers["Etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    again = await one_driver.fetch("/openapi.json", headers={"If-None-Match": etag})
+    assert again.code == 304
+    assert again.body == b""
+    stale = await one_driver.fetch("/openapi.json", headers={"If-None-Match": '"other"'})
+    assert stale.code == 200
+    assert json.loads(stale.body) == json.loads(first.body)
