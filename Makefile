@@ -62,7 +62,9 @@ lint: sync ## ruff (lint + format check), mypy --strict and the import-linter co
 
 .PHONY: test
 test: lint tools ## Lint, then the whole suite with a coverage floor.
-	$(UV) run --locked pytest --cov --cov-report=term
+# Two workers, whole modules each (their servers and fixtures stay together): most tests wait
+# on real servers, so CI's two cores run the suite in about 6 minutes instead of 10.
+	$(UV) run --locked pytest -n 2 --dist loadfile --cov --cov-report=term
 
 .PHONY: images
 images: sync ## Build localhost/gale-{service,operator}:dev (docker/podman if running, else buildah).
