@@ -163,6 +163,9 @@ def service_environment(uri: str, port: int, workdir: Path) -> dict[str, str]:
         "GALE_MONGODB_DATABASE": DATABASE,
         "GALE_SECRETS_DIR": str(workdir / "secrets"),
         "GALE_JWT_KEYS": JWT_KEYS,
+        # One admin password for every server of a run: a different one resets the admin,
+        # which (rightly) revokes the benchmark's token.
+        "GALE_ADMIN_PASSWORD": "bench-" + "p" * 32,
         "GALE_LOG_FORMAT": "json",
         "GALE_DRAIN_SECONDS": "0",
         "GALE_SHUTDOWN_TIMEOUT_SECONDS": "2",

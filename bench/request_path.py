@@ -225,3 +225,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{'met' if verdict['met'] else 'NOT MET'}"
         )
     print(f"figures: {write_json(results, ratios, args)}")
+
+
+if __name__ == "__main__":
+    main()
