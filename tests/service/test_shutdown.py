@@ -80,6 +80,17 @@ def trickling_create(port: int, headers: dict[str, str]) -> tuple[socket.socket,
     return sock, body[len(body) // 2 :]
 
 
+def wait_serving(service: ServiceProcess, *, workers: int) -> None:
+    """Until every worker has logged "listening" and ``/readyz`` answers 200 (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while len([line for line in service.log_lines() if line["message"] == "listening"]) < workers:
+        assert time.monotonic() < deadline, service.log_path.read_text()
+        time.sleep(0.05)
+    while probe(service.port, "/readyz") != 200:
+        assert time.monotonic() < deadline, service.log_path.read_text()
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_drains_then_exits_zero(
     mongo_server: SecantusServer, tmp_path: Path, workers: int
@@ -98,15 +109,7 @@ def test_sigterm_drains_then_exits_zero(
     )
     service.start()
     try:
-        deadline = time.monotonic() + 30
-        while (
-            len([line for line in service.log_lines() if line["message"] == "listening"]) < workers
-        ):
-            assert time.monotonic() < deadline, service.log_path.read_text()
-            time.sleep(0.05)
-        while probe(service.port, "/readyz") != 200:
-            assert time.monotonic() < deadline, service.log_path.read_text()
-            time.sleep(0.05)
+        wait_serving(service, workers=workers)
 
         export = slow_export(service.port, service.bearer())
         assert export.status == 200
@@ -256,15 +259,7 @@ def test_shutdown_under_keep_alive_load_ends_when_the_work_ends(
     )
     service.start()
     try:
-        deadline = time.monotonic() + 30
-        while (
-            len([line for line in service.log_lines() if line["message"] == "listening"]) < workers
-        ):
-            assert time.monotonic() < deadline, service.log_path.read_text()
-            time.sleep(0.05)
-        while probe(service.port, "/readyz") != 200:
-            assert time.monotonic() < deadline, service.log_path.read_text()
-            time.sleep(0.05)
+        wait_serving(service, workers=workers)
         with KeepAliveLoad(service.port, service.bearer()) as load:
             load.wait_all_served(timeout=30)
             service.terminate()
