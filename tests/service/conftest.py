@@ -22,6 +22,16 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecantusS
     server.stop()
 
 
+@pytest.fixture
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecantusServer]:
+    """A SecantusDB of the test's own, which it may stop, kill and restart (same port, same
+    data) without disturbing the session's server."""
+    server = SecantusServer(tmp_path_factory.mktemp("own-secantus") / "data")
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=DRIVERS)
 def driver(request: pytest.FixtureRequest) -> str:
     """Every test that uses this runs once per driver."""

@@ -37,6 +37,14 @@ TEST_AUTH = {
 }
 
 
+#: Timeouts short enough that a test of an outage answers quickly.
+FAST_FAILING = {
+    "mongodb_server_selection_timeout_ms": 500,
+    "mongodb_connect_timeout_ms": 500,
+    "mongodb_timeout_ms": 2_000,
+}
+
+
 @dataclass
 class LiveService:
     """A started service and an HTTP client pointed at it."""

@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
-import pytest
 from pymongo.errors import PyMongoError
 from tornado.httpclient import AsyncHTTPClient
 
 from tests.mongo import SecantusServer
-from tests.service.harness import LiveService, live_service
+from tests.service.harness import FAST_FAILING, LiveService, live_service
 
 WRITERS = 16
 KILLS = 2
-
-
-@pytest.fixture
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecantusServer]:
-    server = SecantusServer(tmp_path_factory.mktemp("durability") / "data")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def write_until(live: LiveService, stop: asyncio.Event, acknowledged: list[str]) -> None:
@@ -54,9 +44,7 @@ async def test_acknowledged_writes_survive_kill_9(own_server: SecantusServer, dr
     async with live_service(
         own_server.uri,
         driver=driver,
-        mongodb_server_selection_timeout_ms=500,
-        mongodb_connect_timeout_ms=500,
-        mongodb_timeout_ms=2_000,
+        **FAST_FAILING,
     ) as live:
         acknowledged: list[str] = []
         for _ in range(KILLS):

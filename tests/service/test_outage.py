@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.mongo import SecantusServer
-from tests.service.harness import LiveService, live_service
-
-
-@pytest.fixture
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecantusServer]:
-    """A SecantusDB this test may stop and restart (same port, same data)."""
-    server = SecantusServer(tmp_path_factory.mktemp("outage") / "data")
-    server.start()
-    yield server
-    server.stop()
+from tests.service.harness import FAST_FAILING, LiveService, live_service
 
 
 @pytest.fixture
@@ -26,9 +17,7 @@ async def live(own_server: SecantusServer, driver: str) -> AsyncIterator[LiveSer
     async with live_service(
         own_server.uri,
         driver=driver,
-        mongodb_server_selection_timeout_ms=500,
-        mongodb_connect_timeout_ms=500,
-        mongodb_timeout_ms=2_000,
+        **FAST_FAILING,
     ) as service:
         yield service
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -35,14 +34,6 @@ class Outcome:
     took: float
     code: int
     retry_after: str | None
-
-
-@pytest.fixture
-def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecantusServer]:
-    server = SecantusServer(tmp_path_factory.mktemp("outage-timing") / "data")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def load(live: LiveService, n: int, stop: asyncio.Event, outcomes: list[Outcome]) -> None:
