@@ -14,17 +14,14 @@ import asyncio
 import json
 import resource
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack
-from pathlib import Path
 
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from bench.harness import database, free_port, rss_bytes, seed_item
-from bench.request_path import start
+from bench.harness import rss_bytes
+from bench.request_path import backends, start
 
 
 def _settled_rss(pid: int, *, seconds: float = 1.5) -> int:
@@ -66,12 +63,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     loop = asyncio.new_event_loop()
-    with tempfile.TemporaryDirectory(prefix="gale-memory-") as tmp, ExitStack() as stack:
-        workdir = Path(tmp)
-        uri = stack.enter_context(database(workdir))
-        server = stack.enter_context(
-            start("gale", uri=uri, item_id=seed_item(uri), otlp_port=free_port(), workdir=workdir)
-        )
+    with backends("gale-memory-") as shared, start("gale", shared) as server:
         port = int(server.base.rsplit(":", 1)[1])
         token = server.headers["Authorization"].split()[1]
         loop.run_until_complete(_idle_connections(port, 20))  # warm every code path once

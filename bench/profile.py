@@ -12,16 +12,14 @@ import argparse
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.harness import database, free_port, process, seed_item, wrk
-from bench.request_path import GALE_MODES, RESULTS, start
+from bench.harness import wrk
+from bench.request_path import GALE_MODES, RESULTS, backends, start
 
 
 def inclusive_shares(collapsed: str) -> tuple[Counter[str], int]:
@@ -51,15 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     output = RESULTS / f"profile-{args.server}-{args.route}-{stamp}.collapsed"
-    with tempfile.TemporaryDirectory(prefix="gale-profile-") as tmp, ExitStack() as stack:
-        workdir = Path(tmp)
-        uri = stack.enter_context(database(workdir))
-        item_id = seed_item(uri)
-        otlp_port = free_port()
-        stack.enter_context(process([sys.executable, "-m", "bench.otlp_sink", str(otlp_port)]))
-        server = stack.enter_context(
-            start(args.server, uri=uri, item_id=item_id, otlp_port=otlp_port, workdir=workdir)
-        )
+    with backends("gale-profile-") as shared, start(args.server, shared) as server:
         path, headers = (
             (server.item_path, server.headers) if args.route == "item" else ("/livez", {})
         )

@@ -92,9 +92,30 @@ class Server:
     headers: Mapping[str, str]
 
 
+@dataclass(frozen=True)
+class Backends:
+    """What every server of a run shares: the database, its seeded item, an OTLP receiver."""
+
+    uri: str
+    item_id: str
+    otlp_port: int
+    workdir: Path
+
+
 @contextmanager
-def start(name: str, *, uri: str, item_id: str, otlp_port: int, workdir: Path) -> Iterator[Server]:
+def backends(prefix: str = "gale-bench-") -> Iterator[Backends]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        uri = stack.enter_context(database(workdir))
+        otlp_port = free_port()
+        stack.enter_context(process([sys.executable, "-m", "bench.otlp_sink", str(otlp_port)]))
+        yield Backends(uri, seed_item(uri), otlp_port, workdir)
+
+
+@contextmanager
+def start(name: str, shared: Backends) -> Iterator[Server]:
     """Server ``name`` on a free port, pinned to the server core, answering."""
+    uri, item_id, otlp_port, workdir = shared.uri, shared.item_id, shared.otlp_port, shared.workdir
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {bearer()}"}
@@ -137,17 +158,10 @@ def measure(server: Server, name: str, *, duration: int, connections: int) -> li
 
 def run(*, servers: Sequence[str], duration: int, connections: int, rounds: int) -> list[Result]:
     runs: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="gale-bench-") as tmp, ExitStack() as stack:
-        workdir = Path(tmp)
-        uri = stack.enter_context(database(workdir))
-        item_id = seed_item(uri)
-        otlp_port = free_port()
-        stack.enter_context(process([sys.executable, "-m", "bench.otlp_sink", str(otlp_port)]))
+    with backends() as shared:
         for round_ in range(1, rounds + 1):
             for name in servers:
-                with start(
-                    name, uri=uri, item_id=item_id, otlp_port=otlp_port, workdir=workdir
-                ) as server:
+                with start(name, shared) as server:
                     runs += measure(server, name, duration=duration, connections=connections)
             print(f"round {round_}/{rounds} done", file=sys.stderr, flush=True)
     return [
