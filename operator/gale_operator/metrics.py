@@ -1,4 +1,4 @@
-"""The operator's Prometheus metrics (names per CONTRACTS), served on their own port.
+"""The operator's Prometheus metrics, served on their own port.
 
 A dedicated registry keeps them apart from anything a library registers globally, so the
 ``/metrics`` page shows exactly what dashboards and alert rules rely on.

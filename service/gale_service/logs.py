@@ -1,8 +1,8 @@
 """Logging: JSON lines for machines, a readable format on a terminal, one access line per request.
 
-Request-scoped fields (``request_id`` and, with tracing, ``trace_id``/``span_id``) come from a
-context variable, so every line logged while serving a request carries them without each call
-site passing them along.
+With tracing on, ``trace_id``/``span_id`` come from a context variable, so every line logged
+while serving a request carries them without each call site passing them along; the access line
+takes ``request_id`` from the handler that served the request.
 """
 
 from __future__ import annotations

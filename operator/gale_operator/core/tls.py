@@ -12,7 +12,7 @@ import binascii
 import dataclasses
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -31,8 +31,6 @@ from .pki import CertificateAuthority, ServingCertificate, certificate_dns_names
 from .spec import TLS, SpecError
 
 CA_SECRET_NAME = "gale-ca"  # noqa: S105 - a Secret's name, not a secret
-
-ConditionStatus = Literal["True", "False", "Unknown"]
 
 
 def serving_dns_names(name: str, namespace: str, extra: Iterable[str] = ()) -> tuple[str, ...]:

@@ -4,8 +4,8 @@ PyMongo's ``AsyncMongoClient`` is the default: MongoDB deprecated Motor on 2025-
 stays selectable (``GALE_MONGO_DRIVER=motor``) because the design card names it. The two
 agree on collection CRUD; they differ where this module absorbs it:
 
-- ``aggregate``/``watch``: PyMongo async returns the cursor from a coroutine
-  (``await coll.aggregate(...)``, ``async with await coll.watch()``); Motor returns it at once.
+- ``watch``: PyMongo async returns the change stream from a coroutine
+  (``async with await coll.watch()``); Motor returns it at once.
 - sessions: PyMongo async ``client.start_session()`` is plain; Motor's must be awaited.
 - ``close``: a coroutine in PyMongo async, a plain call in Motor.
 
@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import pymongo
-from pymongo import AsyncMongoClient, WriteConcern
+from pymongo import AsyncMongoClient
 from pymongo.errors import (
     ConnectionFailure,
     ExecutionTimeout,
@@ -153,13 +153,6 @@ class MongoGateway:
     async def _ping_quietly(self) -> None:
         with contextlib.suppress(PyMongoError):
             await self.database.command("ping")
-
-    async def aggregate(
-        self, collection: str, pipeline: Sequence[Mapping[str, Any]]
-    ) -> AsyncIterator[Document]:
-        cursor = await _maybe_await(self.collection(collection).aggregate(list(pipeline)))
-        async for document in cursor:
-            yield document
 
     @asynccontextmanager
     async def watch(
@@ -342,7 +335,6 @@ __all__ = [
     "Document",
     "MongoGateway",
     "Session",
-    "WriteConcern",
     "connect",
     "translate_errors",
 ]

@@ -172,11 +172,6 @@ def websocket_message_span(route: str, *, direction: str) -> Iterator[Span]:
 _current: ContextVar[ObservedRequest | None] = ContextVar("gale_observed_request", default=None)
 
 
-def current_request() -> ObservedRequest | None:
-    """The observed request whose handler task is running, if any."""
-    return _current.get()
-
-
 class _ObservedDelegate(httputil.HTTPMessageDelegate):
     """Runs Tornado's own delegate with the request's span current while it creates the
     handler's task, so that task (and only it) inherits the span and the log fields."""
@@ -266,7 +261,6 @@ __all__ = [
     "UNOBSERVED_ROUTES",
     "ObservedApplication",
     "ObservedRequest",
-    "current_request",
     "outgoing_headers",
     "websocket_message_span",
 ]
