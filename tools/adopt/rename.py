@@ -1,9 +1,10 @@
 """The rename as data: every spelling of the template's names and what it becomes.
 
 One spelling can stand for several forms (``gale`` is the template's kebab, snake and flat
-name at once), so each match is resolved by what surrounds it: next to ``_`` or inside a
-Python identifier it is the snake form, run into more lowercase letters it is the flat
-form, otherwise the kebab form (Kubernetes names, Helm, images, URLs, prose). The same
+name at once), so each match is resolved by what surrounds it: next to ``_``, inside a
+Python identifier or before a Prometheus rule name's ``:`` it is the snake form, run into
+more lowercase letters the flat form, otherwise the kebab form (Kubernetes names, Helm,
+images, URLs, prose). The same
 function renames paths and contents, so a template diff can be replayed through it.
 """
 
@@ -79,7 +80,7 @@ class Renamer:
                 identifier
                 or text[start - 1 : start] == "_"
                 or after[:1] == "_"
-                or re.fullmatch(r":[a-z_]", after)
+                or re.fullmatch(r":[^\d\s]", after)
             ):
                 return new.snake
             return new.name
