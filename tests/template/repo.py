@@ -28,7 +28,7 @@ def environment() -> dict[str, str]:
     kept = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("GALE_", "VIRTUAL_ENV", "COV_", "PYTEST_"))
+        if not key.startswith(("GALE_", "VIRTUAL_ENV", "COV_", "COVERAGE_", "PYTEST_"))
     }
     return kept | IDENTITY | {"UV": uv(), "UV_OFFLINE": "1", "UV_NO_PROGRESS": "1"}
 
