@@ -58,12 +58,6 @@ class Renamer:
             self._resolvers[group] = token.resolve
             alternatives.append(f"(?P<{group}>{token.pattern})")
         self._regex = re.compile("|".join(alternatives))
-        self.words = re.compile(
-            r"[A-Za-z0-9_.-]*(?:"
-            + "|".join(re.escape(s) for s in (old.name, old.snake, old.flat, old.kind))
-            + r")[A-Za-z0-9_.-]*",
-            re.IGNORECASE,
-        )
 
     def _tokens(self) -> Iterator[_Token]:
         old, new = self.old, self.new
