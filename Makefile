@@ -87,10 +87,10 @@ golden: sync ## Refresh the Helm chart's golden snapshots and README values tabl
 	GALE_UPDATE_GOLDEN=1 $(UV) run --locked pytest -q tests/helm/test_golden.py tests/helm/test_values.py -k "golden or readme"
 
 .PHONY: adopt
-adopt: uv ## Make this template your project: NAME=acme-orders GROUP=orders.acme.io KIND=OrderService
-	@$(UV) run --locked --quiet python -m tools.adopt adopt --name "$(NAME)" --group "$(GROUP)" --kind "$(KIND)"
-	@$(UV) sync --locked --quiet
-	@$(MAKE) --no-print-directory golden
+adopt: uv ## Make this template your project: NAME=acme-orders GROUP=orders.acme.io KIND=OrderService [DRY_RUN=1]
+	@$(UV) run --locked --quiet python -m tools.adopt adopt --name "$(NAME)" --group "$(GROUP)" --kind "$(KIND)" $(if $(DRY_RUN),--dry-run)
+	$(if $(DRY_RUN),,@$(UV) sync --locked --quiet)
+	$(if $(DRY_RUN),,@$(MAKE) --no-print-directory golden)
 
 .PHONY: template-update
 template-update: uv ## Replay a newer template, renamed: FROM=<path or git URL> [REF=main]

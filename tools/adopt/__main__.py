@@ -18,6 +18,11 @@ def main(argv: list[str] | None = None) -> int:
     adopting.add_argument("--name", required=True, help="DNS label, e.g. acme-orders")
     adopting.add_argument("--group", required=True, help="API group, e.g. orders.acme.io")
     adopting.add_argument("--kind", required=True, help="custom resource kind, e.g. OrderService")
+    adopting.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the token map found in the tree, write nothing",
+    )
     updating = commands.add_parser("update", help="replay a newer template onto this project")
     updating.add_argument("--from", dest="source", required=True, help="template path or URL")
     updating.add_argument("--ref", default="HEAD", help="template branch, tag or commit")
@@ -25,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "adopt":
-            print(adopt(args.root, check(args.name, args.group, args.kind)))
+            names = check(args.name, args.group, args.kind)
+            print(adopt(args.root, names, dry_run=args.dry_run))
         else:
             print(update(args.root, args.source, args.ref))
     except (BadName, Refused) as error:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -50,6 +51,8 @@ class Renamer:
     def __init__(self, old: Names, new: Names, short_names: tuple[str, str] | None) -> None:
         self.old, self.new = old, new
         self._short = short_names
+        #: Every replacement made so far, (found, written) -> count: the token map as used.
+        self.seen: Counter[tuple[str, str]] = Counter()
         tokens = sorted(self._tokens(), key=lambda t: -len(t.literal))
         self._resolvers: dict[str, _Resolve] = {}
         alternatives = []
@@ -122,7 +125,9 @@ class Renamer:
                 return match.group(0)
             group = match.lastgroup
             assert group is not None
-            return self._resolvers[group](match, any(a <= start < b for a, b in identifiers))
+            written = self._resolvers[group](match, any(a <= start < b for a, b in identifiers))
+            self.seen[match.group(0), written] += 1
+            return written
 
         renamed = self._regex.sub(replace, text)
         return self._short_name(renamed) if self._short else renamed
@@ -131,10 +136,13 @@ class Renamer:
         assert self._short is not None
         old, new = self._short
         word = re.compile(rf"(?<![\w.-]){re.escape(old)}(?![\w-])")
-        lines = text.splitlines(keepends=True)
-        return "".join(
-            word.sub(new, line) if _SHORT_NAME_LINE.search(line) else line for line in lines
-        )
+        renamed = []
+        for line in text.splitlines(keepends=True):
+            if _SHORT_NAME_LINE.search(line):
+                line, count = word.subn(new, line)
+                self.seen[old, new] += count
+            renamed.append(line)
+        return "".join(renamed)
 
     def path(self, path: str, packages: frozenset[str]) -> str:
         """A repository path renamed one part at a time (Python modules and packages snake)."""

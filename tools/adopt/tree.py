@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,8 +84,22 @@ def _skipped(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(path == p or path.startswith(p) for p in prefixes)
 
 
-def rename_tree(root: Path, files: list[str], old: Names, new: Names) -> tuple[int, int]:
-    """Rename ``files`` (paths relative to ``root``) in place; (changed, moved) counts.
+@dataclass(frozen=True)
+class Renamed:
+    changed: int
+    moved: int
+    #: (found, written) -> count over paths and contents: the token map the tree needed.
+    tokens: Counter[tuple[str, str]]
+
+    def table(self) -> str:
+        rows = sorted(self.tokens.items(), key=lambda row: (-len(row[0][0]), row[0]))
+        return "".join(f"{found!r:>32} -> {written!r:<36} {n:>5}\n" for (found, written), n in rows)
+
+
+def rename_tree(
+    root: Path, files: list[str], old: Names, new: Names, *, write: bool = True
+) -> Renamed:
+    """Rename ``files`` (paths relative to ``root``) in place, unless ``write`` is false.
 
     Everything is computed before anything is written, so a file that cannot be read
     leaves the tree as it was.
@@ -123,6 +138,9 @@ def rename_tree(root: Path, files: list[str], old: Names, new: Names) -> tuple[i
             removes.append(path)
         if target != path or body != raw:
             writes[target] = (body, (root / path).stat().st_mode)
+    moved = sum(1 for p in removes if not _skipped(p, TEMPLATE_ONLY))
+    if not write:
+        return Renamed(len(writes), moved, renamer.seen)
     for path in removes:
         (root / path).unlink()
         for parent in Path(path).parents:
@@ -135,7 +153,7 @@ def rename_tree(root: Path, files: list[str], old: Names, new: Names) -> tuple[i
         written.parent.mkdir(parents=True, exist_ok=True)
         written.write_bytes(body)
         written.chmod(mode)
-    return len(writes), sum(1 for p in removes if not _skipped(p, TEMPLATE_ONLY))
+    return Renamed(len(writes), moved, renamer.seen)
 
 
 def _line_length(root: Path) -> int:
@@ -168,8 +186,12 @@ def tidy(root: Path) -> None:
             raise Refused(f"ruff {command[0]} failed: {lines[-1] if lines else done.returncode}")
 
 
-def adopt(root: Path, new: Names) -> str:
-    """Rename the clean template clone at ``root`` into ``new``'s project; a summary line."""
+def adopt(root: Path, new: Names, *, dry_run: bool = False) -> str:
+    """Rename the clean template clone at ``root`` into ``new``'s project; a summary line.
+
+    ``dry_run`` writes nothing and answers the token map instead: every spelling of the
+    template's names found in the tree, what it becomes and how often.
+    """
     require_clean(root)
     if (root / RECORD).exists():
         record = Record.load(root)
@@ -179,10 +201,13 @@ def adopt(root: Path, new: Names) -> str:
         )
     commit = git(root, "rev-parse", "HEAD").strip()
     files = [p for p in git(root, "ls-files", "-z").split("\0") if p and (root / p).is_file()]
-    changed, moved = rename_tree(root, files, TEMPLATE, new)
+    renamed = rename_tree(root, files, TEMPLATE, new, write=not dry_run)
+    if dry_run:
+        return renamed.table().rstrip("\n")
     tidy(root)
     (root / RECORD).write_text(Record(TEMPLATE, new, commit).dump())
     return (
         f"adopted as {new.name} ({new.plural}.{new.group}, kind {new.kind}) from template "
-        f"commit {commit[:12]}: {changed} files rewritten, {moved} moved; review and commit"
+        f"commit {commit[:12]}: {renamed.changed} files rewritten, {renamed.moved} moved;"
+        " review and commit"
     )
