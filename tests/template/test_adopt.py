@@ -304,3 +304,27 @@ def test_an_adopted_project_refuses_a_second_adoption(template: Path, tmp_path: 
     assert done.returncode == 2
     assert "already adopted as acme-orders" in done.stderr
     assert "make template-update" in done.stderr
+
+
+def test_a_dry_run_prints_the_token_map_found_in_the_tree_and_writes_nothing(
+    template: Path,
+) -> None:
+    done = tool(template, "adopt", "--name", NAME, "--group", GROUP, "--kind", KIND, "--dry-run")
+    row = re.compile(r"\s*(['\"])(.*?)\1 -> (['\"])(.*?)\3 +\d+")
+    rows = {(m[2], m[4]) for line in done.stdout.splitlines() if (m := row.fullmatch(line))}
+    assert len(rows) == len(done.stdout.splitlines()), done.stdout
+    for found, written in [
+        ("gale.dev", GROUP),
+        ("Microservice", KIND),
+        ("microservices", "orderservices"),
+        ("MICROSERVICE", "ORDER_SERVICE"),
+        ("GALE", "ACME_ORDERS"),
+        ("Gale", "AcmeOrders"),
+        ("Gale", "Acme Orders"),
+        ("gale", "acme-orders"),
+        ("gale", "acme_orders"),
+        ("gale", "acmeorders"),
+        ("ms", "os"),
+    ]:
+        assert (found, written) in rows, (found, written, done.stdout)
+    assert git(template, "status", "--porcelain") == ""
