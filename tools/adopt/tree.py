@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools.adopt.names import TEMPLATE, Names
+from tools.adopt.names import TEMPLATE, Names, check
 from tools.adopt.rename import Renamer, short_names
 from tools.adopt.wrap import wrap
 
@@ -50,7 +50,7 @@ class Record:
     def load(cls, root: Path) -> Record:
         try:
             data = json.loads((root / RECORD).read_text())
-            return cls(Names(**data["template"]), Names(**data["project"]), str(data["commit"]))
+            return cls(check(**data["template"]), check(**data["project"]), str(data["commit"]))
         except FileNotFoundError:
             raise Refused(f"no {RECORD} here: run `make adopt` first") from None
         except (ValueError, KeyError, TypeError) as error:
