@@ -21,7 +21,7 @@ TYPECHECK_DIR := observability/grafana/typecheck
 
 .PHONY: help
 help: ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: uv
 uv:
@@ -85,6 +85,16 @@ playground: sync ## The operator and the sample CR on an EMULATED API server (no
 .PHONY: golden
 golden: sync ## Refresh the Helm chart's golden snapshots and README values table after an intended change.
 	GALE_UPDATE_GOLDEN=1 $(UV) run --locked pytest -q tests/helm/test_golden.py tests/helm/test_values.py -k "golden or readme"
+
+.PHONY: adopt
+adopt: uv ## Make this template your project: NAME=acme-orders GROUP=orders.acme.io KIND=OrderService [DRY_RUN=1]
+	@$(UV) run --locked --quiet python -m tools.adopt adopt --name "$(NAME)" --group "$(GROUP)" --kind "$(KIND)" $(if $(DRY_RUN),--dry-run)
+	$(if $(DRY_RUN),,@$(UV) sync --locked --quiet)
+	$(if $(DRY_RUN),,@$(MAKE) --no-print-directory golden)
+
+.PHONY: template-update
+template-update: uv ## Replay a newer template, renamed: FROM=<path or git URL> [REF=main]
+	@$(UV) run --locked --quiet python -m tools.adopt update --from "$(FROM)" --ref "$(or $(REF),HEAD)"
 
 .PHONY: fmt
 fmt: sync ## Apply ruff's fixes and formatting.
