@@ -87,6 +87,30 @@ def test_a_quiet_period_writes_nothing_and_posts_no_event(
     assert "Updated" not in reasons
 
 
+def test_reaching_ready_writes_the_creates_two_statuses_and_one_event(
+    cluster: tuple[Api, dict[str, Any]], api: Api, ns: str
+) -> None:
+    """No child is patched on the way to Ready: the last Ready release needs no write of its own."""
+    before = len(access(cluster))
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    ready(api, ns)
+    time.sleep(2 * INTERVAL)  # the pass that saw Ready, and a periodic one
+    writes = operator_writes(access(cluster)[before:], ns)
+    prefix = f"/namespaces/{ns}/"
+    kinds = sorted(w.split(prefix)[1] for w in writes if w.startswith("POST"))
+    assert kinds == sorted(
+        ["configmaps", "services", "deployments", "poddisruptionbudgets", "events"]
+    )
+    patches = [w.split(prefix)[1] for w in writes if w.startswith("PATCH")]
+    statuses = [p for p in patches if p.endswith("/status")]
+    assert 1 <= len(statuses) <= 2, writes
+    assert [p for p in patches if not p.endswith("/status")] == [
+        "microservices/" + load_yaml(SAMPLE_PATH)["metadata"]["name"]  # kopf's finalizer
+    ], writes
+    assert not [w for w in writes if w.startswith(("PUT", "DELETE"))], writes
+
+
 def test_a_child_deleted_during_a_watch_gap_is_restored(api: Api, ns: str) -> None:
     make_secret(api, ns)
     make_microservice(api, ns)
