@@ -45,6 +45,7 @@ class Runtime:
     #: The status each loop last stored, until the watched body shows a newer one.
     _statuses: dict[tuple[str, str], tuple[float, Any]] = dataclasses.field(default_factory=dict)
     _discovery: dict[kinds.Kind, tuple[float, bool]] = dataclasses.field(default_factory=dict)
+    _asking: dict[kinds.Kind, asyncio.Future[bool]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.vanished = VanishedChildren(self._list_children, max_age=self.reconcile_interval / 2)
@@ -103,11 +104,20 @@ class Runtime:
         )
 
     async def serves(self, kind: kinds.Kind) -> bool:
+        """Whether the server serves ``kind``: asked once per TTL, by one loop at a time."""
         now = time.monotonic()
         cached = self._discovery.get(kind)
         ttl = min(DISCOVERY_TTL_SECONDS, self.reconcile_interval)
         if cached is not None and now - cached[0] < ttl:
             return cached[1]
+        asking = self._asking.get(kind)
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask(kind, now))
+            self._asking[kind] = asking
+            asking.add_done_callback(lambda _: self._asking.pop(kind, None))
+        return await asyncio.shield(asking)
+
+    async def _ask(self, kind: kinds.Kind, now: float) -> bool:
         served = await self.api.serves(kind)
         self._discovery[kind] = (now, served)
         return served
