@@ -25,6 +25,7 @@ from gale_operator.core import kinds
 from gale_operator.core.status import Problem
 from gale_operator.handlers.children import INDEXED_KINDS, observed_child
 from gale_operator.handlers.runtime import Runtime, runtime_of
+from gale_operator.handlers.tls import publish_expiry
 from gale_operator.kube.client import KubeClient
 from gale_operator.kube.reconcile import Outcome, owner_of, reconcile
 
@@ -50,14 +51,21 @@ async def disconnect(memo: Any, **_: Any) -> None:
         await runtime.client.close()
 
 
-@kopf.on.event(MS.group, MS.version, MS.plural, id="wake_on_spec")
-async def wake_on_spec(
-    type: str | None, body: kopf.Body, memo: Any, logger: kopf.Logger, **_: Any
+@kopf.on.event(MS.group, MS.version, MS.plural, id="microservice_event")
+async def on_event(
+    type: str | None,
+    body: kopf.Body,
+    status: kopf.Status,
+    memo: Any,
+    logger: kopf.Logger,
+    **_: Any,
 ) -> None:
-    """Wake the loop on a new generation (a spec change); forget the object once gone."""
+    """Wake the loop on a new generation (a spec change); forget the object once gone;
+    publish its certificate's expiry. One handler: kopf's cost is per handler and event."""
     runtime = runtime_of(memo)
     meta = body.get("metadata") or {}
     key = (meta.get("namespace") or "", meta.get("name") or "")
+    await publish_expiry(type=type, namespace=key[0], name=key[1], status=status)
     if type == "DELETED":
         metrics.forget(key)
         runtime.forget(key)

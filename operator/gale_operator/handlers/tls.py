@@ -43,20 +43,13 @@ async def tls_check(
         runtime.wake((namespace or "", name))
 
 
-@kopf.on.event(MS.group, MS.version, MS.plural, id="tls_expiry_metric")
 async def publish_expiry(
     type: str | None, namespace: str | None, name: str, status: kopf.Status, **_: Any
 ) -> None:
-    """Keep ``gale_operator_certificate_expiry_timestamp_seconds`` in step with the status."""
-    labels = {"namespace": namespace or "", "name": name}
+    """Keep ``gale_operator_certificate_expiry_timestamp_seconds`` in step with the status.
+
+    Called from the Microservice's one event handler (``handlers.microservice``): a second
+    handler for the same events would double kopf's per-event work.
+    """
     expiry = expiry_timestamp(status) if type != "DELETED" else None
-    if expiry is not None:
-        metrics.CERTIFICATE_EXPIRY.labels(**labels).set(expiry)
-        return
-    published = {
-        (sample.labels["namespace"], sample.labels["name"])
-        for family in metrics.CERTIFICATE_EXPIRY.collect()
-        for sample in family.samples
-    }
-    if (labels["namespace"], name) in published:
-        metrics.CERTIFICATE_EXPIRY.remove(labels["namespace"], name)
+    metrics.set_certificate_expiry((namespace or "", name), expiry)
