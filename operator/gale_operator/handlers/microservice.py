@@ -25,7 +25,7 @@ from gale_operator.core import kinds
 from gale_operator.core.status import Problem
 from gale_operator.handlers.children import INDEXED_KINDS, observed_child
 from gale_operator.handlers.runtime import Runtime, runtime_of
-from gale_operator.handlers.tls import publish_expiry
+from gale_operator.handlers.tls import publish_expiry, tls_wait
 from gale_operator.kube.client import KubeClient
 from gale_operator.kube.reconcile import Outcome, owner_of, reconcile
 
@@ -89,7 +89,7 @@ async def reconcile_loop(
         wakeup.clear()
         runtime.only_echoes(key)  # what woke this pass is handled by it
         runtime.generations[key] = body["metadata"].get("generation")
-        problem = await _reconcile_once(
+        problem, status = await _reconcile_once(
             runtime, body, kwargs, logger, previous=previous, periodic=periodic
         )
         failures = failures + 1 if problem is not None else 0
@@ -97,6 +97,8 @@ async def reconcile_loop(
         delay = runtime.reconcile_interval
         if failures:
             delay = retry_delay(failures, cap=delay)
+        if status is not None:
+            delay = min(delay, tls_wait(body.get("spec") or {}, status, now=runtime.clock()))
         periodic = await _wait(runtime, key, wakeup, delay)
 
 
@@ -135,7 +137,8 @@ async def _reconcile_once(
     *,
     previous: Problem | None,
     periodic: bool,
-) -> Problem | None:
+) -> tuple[Problem | None, Mapping[str, Any] | None]:
+    """The pass's problem (``None``: all went through) and the status it reported."""
     owner = owner_of(body)
     key = (owner.namespace, owner.name)
     started = time.perf_counter()
@@ -164,7 +167,7 @@ async def _reconcile_once(
         metrics.RECONCILES.labels(handler="reconcile", outcome="error").inc()
         logger.exception("Reconcile failed unexpectedly; retrying with backoff.")
         kopf.exception(body, reason="ReconcileFailed", message="Reconcile failed:", exc=exc)
-        return Problem("ReconcileFailed", str(exc))
+        return Problem("ReconcileFailed", str(exc)), None
     finally:
         elapsed = time.perf_counter() - started
         metrics.RECONCILE_DURATION.labels(handler="reconcile").observe(elapsed)
@@ -175,4 +178,4 @@ async def _reconcile_once(
     outcome_label = "success" if outcome.problem is None else "error"
     metrics.RECONCILES.labels(handler="reconcile", outcome=outcome_label).inc()
     metrics.record_conditions(key, outcome.status.get("conditions") or [])
-    return outcome.problem
+    return outcome.problem, outcome.status
