@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.operator.cluster import MS, SAMPLE_PATH, Api, load_yaml, wait_until
+from tests.operator.cluster import MS, SAMPLE_PATH, Api, emulated_cluster, load_yaml, wait_until
 from tests.operator.test_e2e import (
     CHILDREN,
     condition,
@@ -131,6 +131,32 @@ def test_a_child_deleted_during_a_watch_gap_is_restored(api: Api, ns: str) -> No
     not_ready = condition(api, ns, "Ready")
     assert not_ready is not None
     ready(api, ns)
+
+
+def test_a_watch_gap_is_repaired_when_the_relist_settles_not_a_whole_interval_later(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Every Deployment and ConfigMap went during the gap, so their relists bring no event:
+    the Microservice's own relist starts the check, well before the 30 s periodic pass."""
+    ns = "gap"
+    with (
+        (tmp_path / "processes.log").open("wb") as log,
+        emulated_cluster(tmp_path, reconcile_interval=30.0, log=log) as (api, _),
+    ):
+        make_secret(api, ns)
+        make_microservice(api, ns)
+        ready(api, ns)
+        path = CHILDREN["deployment"].format(ns=ns)
+        config = CHILDREN["configmap"].format(ns=ns)
+        api.post("/_emulator/watches/close", None)
+        try:
+            api.delete(path)
+            api.delete(config)
+        finally:
+            api.post("/_emulator/watches/expire", None)  # resumes get 410 Gone: kopf relists
+        wait_until(lambda: api.get(path), timeout=12, what="the Deployment, before the tick")
+        wait_until(lambda: api.get(config), timeout=5, what="the ConfigMap, before the tick")
+        ready(api, ns)
 
 
 def test_delete_with_orphan_propagation_keeps_the_children(api: Api, ns: str) -> None:

@@ -23,7 +23,7 @@ import kopf
 from gale_operator import events, metrics
 from gale_operator.core import kinds
 from gale_operator.core.status import Problem
-from gale_operator.handlers.children import INDEXED_KINDS, observed_child
+from gale_operator.handlers.children import INDEXED_KINDS, indexed_children
 from gale_operator.handlers.runtime import Runtime, runtime_of
 from gale_operator.handlers.tls import publish_expiry, tls_wait
 from gale_operator.kube.client import KubeClient
@@ -47,8 +47,7 @@ async def connect(memo: Any, **_: Any) -> None:
 @kopf.on.cleanup()
 async def disconnect(memo: Any, **_: Any) -> None:
     runtime = runtime_of(memo)
-    if runtime.client is not None:
-        await runtime.client.close()
+    await runtime.close()
 
 
 @kopf.on.event(MS.group, MS.version, MS.plural, id="microservice_event")
@@ -66,6 +65,8 @@ async def on_event(
     meta = body.get("metadata") or {}
     key = (meta.get("namespace") or "", meta.get("name") or "")
     await publish_expiry(type=type, namespace=key[0], name=key[1], status=status)
+    if type is None:  # a listing: its children's watches may have missed deletions too
+        runtime.relisting(INDEXED_KINDS)
     if type == "DELETED":
         metrics.forget(key)
         runtime.forget(key)
@@ -143,7 +144,7 @@ async def _reconcile_once(
     key = (owner.namespace, owner.name)
     started = time.perf_counter()
     try:
-        indexed = {kind: observed_child(indexes, kind, key) for kind in INDEXED_KINDS}
+        indexed = {kind: indexed_children(indexes, kind, key) for kind in INDEXED_KINDS}
         verified = await runtime.vanished.verify(key, indexed, periodic=periodic)
         observed: dict[kinds.Kind, Any] = runtime.own_writes.overlay(key, verified)
         monitors = await runtime.serves(kinds.SERVICE_MONITOR)
