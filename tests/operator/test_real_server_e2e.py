@@ -194,6 +194,36 @@ def test_delete_in_the_background_leaves_children_to_the_collector(
     assert deletes == []
 
 
+def test_a_failed_finalizer_removal_is_retried_and_the_delete_completes(api: Api, ns: str) -> None:
+    """kopf's own finalizer patch answered 500, 503, then 429 with Retry-After: kopf retries
+    it (its request backoff), so the deletion is not left Terminating. (A 409 cannot answer
+    it on a real server: it is a JSON patch guarded by a ``test`` of the resourceVersion,
+    which fails with 422; kopf re-reads on 422.)"""
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    ready(api, ns)
+    finalizer_patch = f"/namespaces/{ns}/microservices/gale$"
+    api.post(
+        "/_emulator/faults",
+        [
+            {"method": "PATCH", "path": finalizer_patch, "status": status, "count": 1}
+            | ({"retryAfter": 1} if status == 429 else {})
+            for status in (500, 503, 429)
+        ],
+    )
+    try:
+        api.delete(f"{MS}/namespaces/{ns}/microservices/gale")
+        wait_until(
+            lambda: api.get(f"{MS}/namespaces/{ns}/microservices/gale") is None,
+            timeout=30,
+            what="the Microservice gone",
+        )
+        fired = [rule["fired"] for rule in api.get("/_emulator/faults")]
+    finally:
+        api.request("DELETE", "/_emulator/faults")
+    assert fired == [1, 1, 1]
+
+
 def test_every_write_names_the_field_manager(api: Api, ns: str) -> None:
     make_secret(api, ns)
     make_microservice(api, ns)
