@@ -15,6 +15,7 @@ from gale_operator.config import ConfigError, OperatorConfig, parse_config
 from gale_operator.core import kinds
 from gale_operator.handlers.runtime import Runtime
 from gale_operator.kube.client import ApiError, KubeClient
+from gale_operator.log_levels import demote_watch_successes
 from gale_operator.settings import operator_settings
 
 
@@ -62,6 +63,7 @@ def run(config: OperatorConfig) -> None:
     import gale_operator.handlers  # noqa: F401 - registers the handlers with kopf
 
     kopf.configure(verbose=config.verbose)
+    demote_watch_successes()
     metrics.serve(config.metrics_port)
     kopf.run(
         settings=operator_settings(config),

@@ -47,6 +47,8 @@ _conditions: dict[tuple[str, str], dict[str, str]] = {}
 #: (condition type, status) -> how many Microservices have it; kept in step incrementally,
 #: so a pass costs O(1) here, not a scan of every Microservice.
 _counts: collections.Counter[tuple[str, str]] = collections.Counter()
+#: The (namespace, name) pairs with a published certificate expiry.
+_expiries: set[tuple[str, str]] = set()
 
 
 def record_conditions(key: tuple[str, str], conditions: Iterable[Mapping[str, Any]]) -> None:
@@ -55,6 +57,16 @@ def record_conditions(key: tuple[str, str], conditions: Iterable[Mapping[str, An
     _conditions[key] = {str(c.get("type")): str(c.get("status")) for c in conditions}
     _count(key, +1)
     _refresh()
+
+
+def set_certificate_expiry(key: tuple[str, str], expiry: float | None) -> None:
+    """Publish a Microservice's certificate expiry, or withdraw it (``None``); O(1)."""
+    if expiry is not None:
+        CERTIFICATE_EXPIRY.labels(*key).set(expiry)
+        _expiries.add(key)
+    elif key in _expiries:
+        CERTIFICATE_EXPIRY.remove(*key)
+        _expiries.discard(key)
 
 
 def forget(key: tuple[str, str]) -> None:

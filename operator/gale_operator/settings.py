@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import cast
 
 import kopf
 
@@ -34,6 +35,28 @@ def _is(kind: kinds.Kind) -> Callable[[kopf.Resource], bool]:
     return lambda resource: resource.group == kind.group and resource.plural == kind.plural
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """kopf's diff base for Gale, which registers no change handlers (only a daemon, a timer
+    and event handlers: see ``handlers.microservice``): nothing to build, store or fetch.
+
+    kopf still builds the "essence" of every event's body (children's included) to tell an
+    essential change, which only change handlers and idle timers use; Gale has neither.
+    The default build deep-copies the whole object, status and managedFields included, and
+    then again to clear it: about 8 % of the operator's CPU at 500 Microservices.
+    """
+
+    def build(
+        self, *, body: kopf.Body, extra_fields: Iterable[kopf.FieldSpec] | None = None
+    ) -> kopf.BodyEssence:
+        return cast(kopf.BodyEssence, {})
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        """Never called without change handlers; storing nothing keeps the object unwritten."""
+
+
 def operator_settings(config: OperatorConfig) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     settings.watching.server_timeout = config.watch_server_timeout
@@ -46,9 +69,7 @@ def operator_settings(config: OperatorConfig) -> kopf.OperatorSettings:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
         prefix=kinds.ANNOTATION_PREFIX
     )
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=kinds.ANNOTATION_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.reporting_component = "gale-operator"
     for kind in kinds.CHILD_KINDS:
         settings.watching.label_selectors[_is(kind)] = CHILD_SELECTOR

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.operator.cluster import MS, SAMPLE_PATH, Api, load_yaml, wait_until
+from tests.operator.cluster import MS, SAMPLE_PATH, Api, emulated_cluster, load_yaml, wait_until
 from tests.operator.test_e2e import (
     CHILDREN,
     condition,
@@ -87,6 +87,30 @@ def test_a_quiet_period_writes_nothing_and_posts_no_event(
     assert "Updated" not in reasons
 
 
+def test_reaching_ready_writes_the_creates_two_statuses_and_one_event(
+    cluster: tuple[Api, dict[str, Any]], api: Api, ns: str
+) -> None:
+    """No child is patched on the way to Ready: the last Ready release needs no write of its own."""
+    before = len(access(cluster))
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    ready(api, ns)
+    time.sleep(2 * INTERVAL)  # the pass that saw Ready, and a periodic one
+    writes = operator_writes(access(cluster)[before:], ns)
+    prefix = f"/namespaces/{ns}/"
+    kinds = sorted(w.split(prefix)[1] for w in writes if w.startswith("POST"))
+    assert kinds == sorted(
+        ["configmaps", "services", "deployments", "poddisruptionbudgets", "events"]
+    )
+    patches = [w.split(prefix)[1] for w in writes if w.startswith("PATCH")]
+    statuses = [p for p in patches if p.endswith("/status")]
+    assert 1 <= len(statuses) <= 2, writes
+    assert [p for p in patches if not p.endswith("/status")] == [
+        "microservices/" + load_yaml(SAMPLE_PATH)["metadata"]["name"]  # kopf's finalizer
+    ], writes
+    assert not [w for w in writes if w.startswith(("PUT", "DELETE"))], writes
+
+
 def test_a_child_deleted_during_a_watch_gap_is_restored(api: Api, ns: str) -> None:
     make_secret(api, ns)
     make_microservice(api, ns)
@@ -107,6 +131,32 @@ def test_a_child_deleted_during_a_watch_gap_is_restored(api: Api, ns: str) -> No
     not_ready = condition(api, ns, "Ready")
     assert not_ready is not None
     ready(api, ns)
+
+
+def test_a_watch_gap_is_repaired_when_the_relist_settles_not_a_whole_interval_later(
+    tmp_path: pathlib.Path,
+) -> None:
+    """Every Deployment and ConfigMap went during the gap, so their relists bring no event:
+    the Microservice's own relist starts the check, well before the 30 s periodic pass."""
+    ns = "gap"
+    with (
+        (tmp_path / "processes.log").open("wb") as log,
+        emulated_cluster(tmp_path, reconcile_interval=30.0, log=log) as (api, _),
+    ):
+        make_secret(api, ns)
+        make_microservice(api, ns)
+        ready(api, ns)
+        path = CHILDREN["deployment"].format(ns=ns)
+        config = CHILDREN["configmap"].format(ns=ns)
+        api.post("/_emulator/watches/close", None)
+        try:
+            api.delete(path)
+            api.delete(config)
+        finally:
+            api.post("/_emulator/watches/expire", None)  # resumes get 410 Gone: kopf relists
+        wait_until(lambda: api.get(path), timeout=12, what="the Deployment, before the tick")
+        wait_until(lambda: api.get(config), timeout=5, what="the ConfigMap, before the tick")
+        ready(api, ns)
 
 
 def test_delete_with_orphan_propagation_keeps_the_children(api: Api, ns: str) -> None:
@@ -142,6 +192,36 @@ def test_delete_in_the_background_leaves_children_to_the_collector(
         wait_until(lambda p=path: api.get(p.format(ns=ns)) is None, what=f"{path} collected")
     deletes = [w for w in operator_writes(access(cluster)[before:], ns) if w.startswith("DELETE")]
     assert deletes == []
+
+
+def test_a_failed_finalizer_removal_is_retried_and_the_delete_completes(api: Api, ns: str) -> None:
+    """kopf's own finalizer patch answered 500, 503, then 429 with Retry-After: kopf retries
+    it (its request backoff), so the deletion is not left Terminating. (A 409 cannot answer
+    it on a real server: it is a JSON patch guarded by a ``test`` of the resourceVersion,
+    which fails with 422; kopf re-reads on 422.)"""
+    make_secret(api, ns)
+    make_microservice(api, ns)
+    ready(api, ns)
+    finalizer_patch = f"/namespaces/{ns}/microservices/gale$"
+    api.post(
+        "/_emulator/faults",
+        [
+            {"method": "PATCH", "path": finalizer_patch, "status": status, "count": 1}
+            | ({"retryAfter": 1} if status == 429 else {})
+            for status in (500, 503, 429)
+        ],
+    )
+    try:
+        api.delete(f"{MS}/namespaces/{ns}/microservices/gale")
+        wait_until(
+            lambda: api.get(f"{MS}/namespaces/{ns}/microservices/gale") is None,
+            timeout=30,
+            what="the Microservice gone",
+        )
+        fired = [rule["fired"] for rule in api.get("/_emulator/faults")]
+    finally:
+        api.request("DELETE", "/_emulator/faults")
+    assert fired == [1, 1, 1]
 
 
 def test_every_write_names_the_field_manager(api: Api, ns: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from gale_operator.core import kinds
+from gale_operator.core.diff import spec_patch
 from gale_operator.core.naming import Owner
 from gale_operator.core.plan import Plan, plan_pass
 from gale_operator.core.release import (
@@ -37,7 +38,13 @@ V1: dict[str, Any] = {
 V2 = {**V1, "image": "r/app:2.0"}
 
 
-def plan(spec: dict[str, Any], deployment: dict[str, Any] | None = None, gen: int = 1) -> Plan:
+def plan(
+    spec: dict[str, Any],
+    deployment: dict[str, Any] | None = None,
+    gen: int = 1,
+    *,
+    reported: dict[str, Any] | None = None,
+) -> Plan:
     observed = {kinds.DEPLOYMENT: deployment}
     return plan_pass(
         spec,
@@ -46,6 +53,7 @@ def plan(spec: dict[str, Any], deployment: dict[str, Any] | None = None, gen: in
         observed=observed,
         service_monitor_available=False,
         now=NOW,
+        reported_rollout=reported,
     )
 
 
@@ -126,8 +134,11 @@ def test_a_fresh_release_rolls_out_and_becomes_the_last_ready_one() -> None:
     settled = plan(V1, done)
     assert settled.rollout.last_ready is not None
     assert settled.rollout.last_ready.version == "1.0"
-    notes = settled.objects[kinds.DEPLOYMENT]["metadata"]["annotations"]  # type: ignore[index]
-    assert json.loads(notes[LAST_READY_ANNOTATION])["spec"]["image"] == "r/app:1.0"
+    desired = settled.objects[kinds.DEPLOYMENT]
+    assert desired is not None
+    notes = desired["metadata"]["annotations"]
+    assert LAST_READY_ANNOTATION not in notes  # the Deployment it runs is the record for now
+    assert not spec_patch(desired, done)  # becoming Ready costs no Deployment write
     assert (
         json.loads(notes[RELEASE_ANNOTATION])["templateHash"]
         == settled.rollout.target.template_hash
@@ -137,6 +148,34 @@ def test_a_fresh_release_rolls_out_and_becomes_the_last_ready_one() -> None:
     assert [(c.type, c.reason) for c in report.conditions] == [("Progressing", "RolloutComplete")]
     assert report.status["lastReadyVersion"] == "1.0"
     assert "failedVersion" not in report.status
+
+
+def test_the_next_template_change_records_the_last_ready_release() -> None:
+    v1_dep = released()
+    rolling = plan(V2, v1_dep, gen=2)
+    notes = rolling.objects[kinds.DEPLOYMENT]["metadata"]["annotations"]  # type: ignore[index]
+    record = json.loads(notes[LAST_READY_ANNOTATION])
+    assert (record["version"], record["spec"]["image"]) == ("1.0", "r/app:1.0")
+    assert json.loads(notes[RELEASE_ANNOTATION])["spec"]["image"] == "r/app:2.0"
+
+
+def test_the_status_remembers_a_ready_release_the_deployment_no_longer_shows() -> None:
+    """v1 was Ready, then lost pods; v2 is asked and stuck: v1 is still what to restore."""
+    v1_dep = released()
+    reported = report_rollout(plan(V1, v1_dep).rollout, v1_dep, previous=None).status
+    degraded = controller(v1_dep, ready=False)
+    rolling = applied(plan(V2, degraded, gen=2, reported=reported), degraded)
+    stuck = controller(rolling, ready=False, deadline=True)
+    rollback = plan(V2, stuck, gen=2, reported=reported)
+    assert rollback.rollout.newly_failed
+    assert image_of(rollback) == "r/app:1.0"
+
+
+def test_a_status_naming_another_template_is_no_memory() -> None:
+    stuck = controller(applied(plan(V1)), ready=False, deadline=True)
+    failed = plan(V1, stuck, reported={"lastReadyTemplateHash": "0123456789ab"})
+    assert failed.rollout.last_ready is None
+    assert failed.rollout.newly_failed
 
 
 def test_the_template_hash_is_that_of_the_rendered_template() -> None:
@@ -272,13 +311,14 @@ def test_a_deadline_is_not_always_a_failed_release(
     caught_up: bool, paused: bool, same_as_ready: bool
 ) -> None:
     v1_dep = released()
+    reported = report_rollout(plan(V1, v1_dep).rollout, v1_dep, previous=None).status
     asked = V1 if same_as_ready else V2
     if paused:
         asked = {**asked, "rollout": {**asked["rollout"], "paused": True}}
     dep = controller(applied(plan(asked, v1_dep, gen=2), v1_dep), ready=False, deadline=True)
     if not caught_up:
         dep["status"]["observedGeneration"] -= 1
-    p = plan(asked, dep, gen=2)
+    p = plan(asked, dep, gen=2, reported=reported)
     assert not p.rollout.newly_failed
     assert p.rollout.failed is None
     report = report_rollout(p.rollout, dep, previous=None)

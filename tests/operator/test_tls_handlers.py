@@ -1,18 +1,17 @@
-"""The TLS kopf handlers as functions: the timer's wake-up decision and the expiry gauge."""
+"""TLS in the handlers as functions: when the loop wakes itself for TLS, the expiry gauge."""
 
 from __future__ import annotations
 
 import datetime
+import math
 from typing import Any
 
-import kopf
+import pytest
 from gale_operator import metrics
 from gale_operator.handlers import tls
-from gale_operator.handlers.runtime import Runtime
 
-# kopf's decorators retype the functions as its handler protocols; called directly here.
-tls_check: Any = tls.tls_check
-publish_expiry: Any = tls.publish_expiry
+publish_expiry = tls.publish_expiry
+SELF_SIGNED = {"tls": {"mode": "selfSigned"}}
 
 NOW = datetime.datetime(2026, 3, 1, 12, 0, tzinfo=datetime.UTC)
 ISSUED = {
@@ -25,24 +24,29 @@ ISSUED = {
 }
 
 
-class Clock:
-    def __init__(self, now: datetime.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime.datetime:
-        return self.now
+def at(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text)
 
 
-async def test_the_timer_wakes_the_reconcile_once_the_clock_reaches_the_renewal_time() -> None:
-    clock = Clock(NOW)
-    runtime = Runtime(reconcile_interval=3600, clock=clock)
-    wakeup = runtime.wakeup(("shop", "api"))
-    memo = kopf.Memo(runtime=runtime)
-    await tls_check(namespace="shop", name="api", status=ISSUED, memo=memo)
-    assert not wakeup.is_set()
-    clock.now = datetime.datetime(2026, 5, 15, 12, 0, tzinfo=datetime.UTC)
-    await tls_check(namespace="shop", name="api", status=ISSUED, memo=memo)
-    assert wakeup.is_set()
+@pytest.mark.parametrize(
+    ("now", "wait"),
+    [
+        (NOW, (at("2026-05-15T12:00:00Z") - NOW).total_seconds()),  # sleeps until renewal
+        (at("2026-05-15T11:59:59Z"), 1.0),
+        (at("2026-05-15T12:00:00Z"), tls.CHECK_INTERVAL_SECONDS),  # due: polled, never spun
+        (at("2026-06-01T00:00:00Z"), tls.CHECK_INTERVAL_SECONDS),
+    ],
+)
+def test_the_loop_wakes_itself_for_the_renewal(now: datetime.datetime, wait: float) -> None:
+    assert tls.tls_wait(SELF_SIGNED, ISSUED, now=now) == wait
+
+
+def test_tls_not_ready_is_polled_and_tls_off_never_wakes_the_loop() -> None:
+    pending = {"conditions": [{"type": "TLSReady", "status": "False", "reason": "Pending"}]}
+    assert tls.tls_wait(SELF_SIGNED, pending, now=NOW) == tls.CHECK_INTERVAL_SECONDS
+    assert tls.tls_wait(SELF_SIGNED, {}, now=NOW) == tls.CHECK_INTERVAL_SECONDS
+    assert tls.tls_wait({}, pending, now=NOW) == math.inf
+    assert tls.tls_wait({"tls": {"mode": "disabled"}}, ISSUED, now=NOW) == math.inf
 
 
 def _gauge(namespace: str, name: str) -> float | None:

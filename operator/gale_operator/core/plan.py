@@ -45,12 +45,21 @@ def plan_pass(
     observed: Observed,
     service_monitor_available: bool,
     now: datetime.datetime,
+    reported_rollout: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """Raises :class:`~gale_operator.core.spec.SpecError` for a spec that cannot be rendered."""
+    """Raises :class:`~gale_operator.core.spec.SpecError` for a spec that cannot be rendered.
+
+    ``reported_rollout`` is the last ``status.rollout``: what it says was Ready counts.
+    """
     deployment = observed.get(kinds.DEPLOYMENT)
     autoscaler = observed.get(kinds.HPA)
     rollout = plan_rollout(
-        raw_spec, owner=owner, generation=generation, deployment=deployment, now=now
+        raw_spec,
+        owner=owner,
+        generation=generation,
+        deployment=deployment,
+        now=now,
+        reported=reported_rollout,
     )
     rendered = parse_spec(rollout.spec)
     handover = hand_over(rendered, autoscaler=autoscaler, deployment=deployment)

@@ -9,6 +9,12 @@ The memory this needs (the release the template was rendered from, the last Read
 the failed attempt) lives in annotations on the Deployment, written in the same patch as the
 template they describe. A decision therefore never pairs a template with an older record of
 it, which the Microservice's own status, arriving through a separate watch, cannot promise.
+
+The last Ready record is written lazily, with the next template change: until then the
+release the Deployment runs *is* the last Ready one, as its complete rollout or the status
+(``status.rollout.lastReadyTemplateHash`` naming exactly that template) shows. A release
+becoming Ready therefore costs no Deployment write of its own. Only if the status is lost
+while the Deployment is not complete does the memory fall back to the older record.
 """
 
 from __future__ import annotations
@@ -69,15 +75,22 @@ class RolloutPlan:
         return self.target.template_hash != self.asked.template_hash
 
     def annotations(self, observed: Mapping[str, Any] | None) -> dict[str, str | None]:
-        """Deployment annotations; ``None`` removes a record the Deployment still carries."""
+        """Deployment annotations; ``None`` removes a record the Deployment still carries.
+
+        The last Ready record changes only with the template (see the module docstring):
+        while the template stays, the Deployment keeps the record it has.
+        """
         have = ((observed or {}).get("metadata") or {}).get("annotations") or {}
+        running, _ = load_release(have.get(RELEASE_ANNOTATION))
         values = {
-            RELEASE_ANNOTATION: self.target.dump(attempt=self.attempt),
+            RELEASE_ANNOTATION: self.target.dump(with_fields=True, attempt=self.attempt),
             LAST_READY_ANNOTATION: self.last_ready.dump(with_fields=True)
             if self.last_ready
             else None,
             FAILED_ANNOTATION: self.failed.dump() if self.failed else None,
         }
+        if running is not None and running.template_hash == self.target.template_hash:
+            values[LAST_READY_ANNOTATION] = have.get(LAST_READY_ANNOTATION)
         return {key: value for key, value in values.items() if value is not None or key in have}
 
     def failure_message(self, *, restore_stuck: bool = False) -> str:
@@ -106,13 +119,16 @@ def plan_rollout(
     generation: int,
     deployment: Mapping[str, Any] | None,
     now: datetime.datetime,
+    reported: Mapping[str, Any] | None = None,
 ) -> RolloutPlan:
     """Decide the release to render from the spec and the Deployment as observed before applying.
 
-    The asked release becomes the last Ready one once the Deployment has rolled it out to
-    at least one available pod. It has failed when the Deployment, caught up with its
-    template, reports the progress deadline exceeded for it; then the last Ready release
-    (if any, and if it differs) is rendered until the spec changes other than by scaling.
+    A release becomes the last Ready one once the Deployment has rolled it out to at least
+    one available pod; ``reported`` (the last ``status.rollout``) remembers that for the
+    release the Deployment still runs. The asked release has failed when the Deployment,
+    caught up with its template, reports the progress deadline exceeded for it; then the
+    last Ready release (if any, and if it differs) is rendered until the spec changes other
+    than by scaling.
     """
     spec = parse_spec(raw_spec)
     asked = release_of(raw_spec, owner=owner)
@@ -131,7 +147,12 @@ def plan_rollout(
         and running.template_hash == asked.template_hash
         and running_attempt == attempt
     )
-    if progress is not None and runs_asked and progress.complete and progress.want > 0:
+    rolled_out = progress is not None and progress.complete and progress.want > 0
+    if running is not None and running.fields:  # a record from before fields were kept: none
+        said_ready = (reported or {}).get("lastReadyTemplateHash") == running.template_hash
+        if rolled_out or said_ready:
+            last_ready = running
+    if runs_asked and rolled_out:
         last_ready, failed = asked, None
     newly_failed = (
         failed is None

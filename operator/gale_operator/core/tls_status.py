@@ -151,8 +151,13 @@ def needs_attention(status: Mapping[str, Any], *, now: datetime.datetime) -> boo
     ready = next((c for c in status.get("conditions") or () if c.get("type") == TLS_READY), None)
     if ready is None or ready.get("status") != Status.TRUE:
         return True
-    renewal = _timestamp((status.get("tls") or {}).get("renewalTime"))
+    renewal = renewal_at(status)
     return renewal is not None and now >= renewal
+
+
+def renewal_at(status: Mapping[str, Any]) -> datetime.datetime | None:
+    """``status.tls.renewalTime``, if there is a readable one."""
+    return _timestamp((status.get("tls") or {}).get("renewalTime"))
 
 
 def expiry_timestamp(status: Mapping[str, Any]) -> float | None:

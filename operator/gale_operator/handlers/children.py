@@ -30,12 +30,14 @@ def index_id(kind: kinds.Kind) -> str:
     return f"gale_{kind.plural}"
 
 
-def observed_child(
+def indexed_children(
     indexes: Mapping[str, Any], kind: kinds.Kind, key: tuple[str, str]
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]]:
+    """Every entry kopf's index holds for the Microservice's child of ``kind``: usually one,
+    but an entry whose object was deleted in a watch gap stays next to its successor's."""
     index = indexes.get(index_id(kind))
     store = index.get(key) if index is not None else None
-    return next(iter(store), None) if store is not None else None
+    return list(store) if store is not None else []
 
 
 def _selector(kind: kinds.Kind) -> tuple[str, ...]:
@@ -64,7 +66,7 @@ async def wake_parent(
     runtime = runtime_of(memo)
     kind = _KINDS[(resource.group, resource.plural)]
     if type is None:  # a listing: after a 410 Gone, deletions in the gap went unseen
-        runtime.vanished.relisting(kind)
+        runtime.relisting(INDEXED_KINDS)
     key = (namespace or "", labels[INSTANCE_LABEL])
     runtime.wake(key, echo=(kind, dict(body)) if type in {"ADDED", "MODIFIED"} else None)
 

@@ -23,8 +23,9 @@ import kopf
 from gale_operator import events, metrics
 from gale_operator.core import kinds
 from gale_operator.core.status import Problem
-from gale_operator.handlers.children import INDEXED_KINDS, observed_child
+from gale_operator.handlers.children import INDEXED_KINDS, indexed_children
 from gale_operator.handlers.runtime import Runtime, runtime_of
+from gale_operator.handlers.tls import publish_expiry, tls_wait
 from gale_operator.kube.client import KubeClient
 from gale_operator.kube.reconcile import Outcome, owner_of, reconcile
 
@@ -46,18 +47,26 @@ async def connect(memo: Any, **_: Any) -> None:
 @kopf.on.cleanup()
 async def disconnect(memo: Any, **_: Any) -> None:
     runtime = runtime_of(memo)
-    if runtime.client is not None:
-        await runtime.client.close()
+    await runtime.close()
 
 
-@kopf.on.event(MS.group, MS.version, MS.plural, id="wake_on_spec")
-async def wake_on_spec(
-    type: str | None, body: kopf.Body, memo: Any, logger: kopf.Logger, **_: Any
+@kopf.on.event(MS.group, MS.version, MS.plural, id="microservice_event")
+async def on_event(
+    type: str | None,
+    body: kopf.Body,
+    status: kopf.Status,
+    memo: Any,
+    logger: kopf.Logger,
+    **_: Any,
 ) -> None:
-    """Wake the loop on a new generation (a spec change); forget the object once gone."""
+    """Wake the loop on a new generation (a spec change); forget the object once gone;
+    publish its certificate's expiry. One handler: kopf's cost is per handler and event."""
     runtime = runtime_of(memo)
     meta = body.get("metadata") or {}
     key = (meta.get("namespace") or "", meta.get("name") or "")
+    await publish_expiry(type=type, namespace=key[0], name=key[1], status=status)
+    if type is None:  # a listing: its children's watches may have missed deletions too
+        runtime.relisting(INDEXED_KINDS)
     if type == "DELETED":
         metrics.forget(key)
         runtime.forget(key)
@@ -81,7 +90,7 @@ async def reconcile_loop(
         wakeup.clear()
         runtime.only_echoes(key)  # what woke this pass is handled by it
         runtime.generations[key] = body["metadata"].get("generation")
-        problem = await _reconcile_once(
+        problem, status = await _reconcile_once(
             runtime, body, kwargs, logger, previous=previous, periodic=periodic
         )
         failures = failures + 1 if problem is not None else 0
@@ -89,6 +98,8 @@ async def reconcile_loop(
         delay = runtime.reconcile_interval
         if failures:
             delay = retry_delay(failures, cap=delay)
+        if status is not None:
+            delay = min(delay, tls_wait(body.get("spec") or {}, status, now=runtime.clock()))
         periodic = await _wait(runtime, key, wakeup, delay)
 
 
@@ -127,12 +138,13 @@ async def _reconcile_once(
     *,
     previous: Problem | None,
     periodic: bool,
-) -> Problem | None:
+) -> tuple[Problem | None, Mapping[str, Any] | None]:
+    """The pass's problem (``None``: all went through) and the status it reported."""
     owner = owner_of(body)
     key = (owner.namespace, owner.name)
     started = time.perf_counter()
     try:
-        indexed = {kind: observed_child(indexes, kind, key) for kind in INDEXED_KINDS}
+        indexed = {kind: indexed_children(indexes, kind, key) for kind in INDEXED_KINDS}
         verified = await runtime.vanished.verify(key, indexed, periodic=periodic)
         observed: dict[kinds.Kind, Any] = runtime.own_writes.overlay(key, verified)
         monitors = await runtime.serves(kinds.SERVICE_MONITOR)
@@ -156,7 +168,7 @@ async def _reconcile_once(
         metrics.RECONCILES.labels(handler="reconcile", outcome="error").inc()
         logger.exception("Reconcile failed unexpectedly; retrying with backoff.")
         kopf.exception(body, reason="ReconcileFailed", message="Reconcile failed:", exc=exc)
-        return Problem("ReconcileFailed", str(exc))
+        return Problem("ReconcileFailed", str(exc)), None
     finally:
         elapsed = time.perf_counter() - started
         metrics.RECONCILE_DURATION.labels(handler="reconcile").observe(elapsed)
@@ -167,4 +179,4 @@ async def _reconcile_once(
     outcome_label = "success" if outcome.problem is None else "error"
     metrics.RECONCILES.labels(handler="reconcile", outcome=outcome_label).inc()
     metrics.record_conditions(key, outcome.status.get("conditions") or [])
-    return outcome.problem
+    return outcome.problem, outcome.status

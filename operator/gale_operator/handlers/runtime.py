@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 from gale_operator.core import kinds
-from gale_operator.kube.client import KubeClient
+from gale_operator.kube.client import ApiError, KubeClient
 from gale_operator.kube.own_writes import OwnWrites
 from gale_operator.kube.vanished import VanishedChildren
 from gale_operator.settings import CHILD_SELECTOR
 
+logger = logging.getLogger(__name__)
 #: The longest a "does this CRD exist" answer is trusted (shorter if the interval is).
 DISCOVERY_TTL_SECONDS = 60.0
 
@@ -45,12 +47,35 @@ class Runtime:
     #: The status each loop last stored, until the watched body shows a newer one.
     _statuses: dict[tuple[str, str], tuple[float, Any]] = dataclasses.field(default_factory=dict)
     _discovery: dict[kinds.Kind, tuple[float, bool]] = dataclasses.field(default_factory=dict)
+    _sweep: asyncio.Task[None] | None = None
+    _asking: dict[kinds.Kind, asyncio.Future[bool]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.vanished = VanishedChildren(self._list_children, max_age=self.reconcile_interval / 2)
 
     async def _list_children(self, kind: kinds.Kind, namespace: str) -> list[dict[str, Any]]:
         return await self.api.list_objects(kind, namespace=namespace, label_selector=CHILD_SELECTOR)
+
+    def relisting(self, indexed: tuple[kinds.Kind, ...]) -> None:
+        """A listing event: once the relist settles, wake whoever lost a child of ``indexed``
+        in the gap."""
+        if self.vanished.relisting() and (self._sweep is None or self._sweep.done()):
+            self._sweep = asyncio.create_task(self._sweep_vanished(indexed))
+
+    async def _sweep_vanished(self, indexed: tuple[kinds.Kind, ...]) -> None:
+        try:
+            gone = await self.vanished.sweep(indexed)
+        except ApiError as exc:  # the periodic passes check again
+            logger.warning("Checking for children deleted during a watch gap failed: %s", exc)
+            return
+        for key in gone:
+            self.wake(key)
+
+    async def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+        if self.client is not None:
+            await self.client.close()
 
     def record_status(self, key: tuple[str, str], status: Any) -> None:
         if status is None:
@@ -103,11 +128,20 @@ class Runtime:
         )
 
     async def serves(self, kind: kinds.Kind) -> bool:
+        """Whether the server serves ``kind``: asked once per TTL, by one loop at a time."""
         now = time.monotonic()
         cached = self._discovery.get(kind)
         ttl = min(DISCOVERY_TTL_SECONDS, self.reconcile_interval)
         if cached is not None and now - cached[0] < ttl:
             return cached[1]
+        asking = self._asking.get(kind)
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask(kind, now))
+            self._asking[kind] = asking
+            asking.add_done_callback(lambda _: self._asking.pop(kind, None))
+        return await asyncio.shield(asking)
+
+    async def _ask(self, kind: kinds.Kind, now: float) -> bool:
         served = await self.api.serves(kind)
         self._discovery[kind] = (now, served)
         return served

@@ -1,62 +1,53 @@
-"""kopf glue for TLS: wake the reconcile when a certificate needs it, publish expiry.
+"""TLS in the handlers: when the reconcile loop must pass for a certificate, publish expiry.
 
 The certificates themselves are issued inside the reconcile pass (``kube.tls``), so one
-writer owns the status. The timer exists because certificates age without any event: it
-wakes the pass once renewal is due instead of waiting for the next periodic tick. The
+writer owns the status. Certificates age without any event: the loop sleeps no longer than
+:func:`tls_wait` says, so renewal happens when due, not at the next periodic tick. The
 serving Secret and Certificate carry ownerReferences: the garbage collector removes them
 with their Microservice (and keeps them when it is deleted with ``--cascade=orphan``).
 """
 
 from __future__ import annotations
 
+import datetime
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from gale_operator import metrics
-from gale_operator.core import kinds
-from gale_operator.core.tls_status import expiry_timestamp, needs_attention
-from gale_operator.handlers.runtime import runtime_of
+from gale_operator.core.tls_status import expiry_timestamp, needs_attention, renewal_at
 
-MS = kinds.MICROSERVICE
-#: How often each TLS-enabled Microservice is checked; renewal windows are hours to days.
+#: How often a Microservice whose TLS needs attention (not Ready, or renewal due) is passed
+#: again; renewal windows are hours to days.
 CHECK_INTERVAL_SECONDS = 30.0
 
 
-def _tls_enabled(spec: kopf.Spec, **_: Any) -> bool:
-    return bool((spec.get("tls") or {}).get("mode", "disabled") != "disabled")
+def tls_wait(
+    spec: Mapping[str, Any], status: Mapping[str, Any], *, now: datetime.datetime
+) -> float:
+    """How long the reconcile loop may sleep before TLS needs a pass (``inf``: not at all).
+
+    Certificates age without any event, so the loop wakes itself at the renewal time (a
+    kopf timer per object would cost a filter on every Microservice event), and polls
+    every :data:`CHECK_INTERVAL_SECONDS` while TLS is not Ready or renewal is due.
+    """
+    if (spec.get("tls") or {}).get("mode", "disabled") == "disabled":
+        return math.inf
+    if needs_attention(status, now=now):
+        return CHECK_INTERVAL_SECONDS
+    renewal = renewal_at(status)
+    return math.inf if renewal is None else max(0.0, (renewal - now).total_seconds())
 
 
-@kopf.timer(
-    MS.group,
-    MS.version,
-    MS.plural,
-    id="tls_check",
-    interval=CHECK_INTERVAL_SECONDS,
-    when=_tls_enabled,
-)
-async def tls_check(
-    namespace: str | None, name: str, status: kopf.Status, memo: Any, **_: Any
-) -> None:
-    runtime = runtime_of(memo)
-    if needs_attention(status, now=runtime.clock()):
-        runtime.wake((namespace or "", name))
-
-
-@kopf.on.event(MS.group, MS.version, MS.plural, id="tls_expiry_metric")
 async def publish_expiry(
     type: str | None, namespace: str | None, name: str, status: kopf.Status, **_: Any
 ) -> None:
-    """Keep ``gale_operator_certificate_expiry_timestamp_seconds`` in step with the status."""
-    labels = {"namespace": namespace or "", "name": name}
+    """Keep ``gale_operator_certificate_expiry_timestamp_seconds`` in step with the status.
+
+    Called from the Microservice's one event handler (``handlers.microservice``): a second
+    handler for the same events would double kopf's per-event work.
+    """
     expiry = expiry_timestamp(status) if type != "DELETED" else None
-    if expiry is not None:
-        metrics.CERTIFICATE_EXPIRY.labels(**labels).set(expiry)
-        return
-    published = {
-        (sample.labels["namespace"], sample.labels["name"])
-        for family in metrics.CERTIFICATE_EXPIRY.collect()
-        for sample in family.samples
-    }
-    if (labels["namespace"], name) in published:
-        metrics.CERTIFICATE_EXPIRY.remove(labels["namespace"], name)
+    metrics.set_certificate_expiry((namespace or "", name), expiry)

@@ -106,6 +106,7 @@ class KubeClient:
         self._cached = frozenset(cached)
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._reading: dict[str, asyncio.Future[dict[str, Any] | None]] = {}
 
     @classmethod
     async def connect(cls, **options: Any) -> KubeClient:
@@ -187,13 +188,27 @@ class KubeClient:
             self._cache[key] = (time.monotonic(), dict(obj))
 
     async def get(self, kind: Kind, *, namespace: str, name: str) -> dict[str, Any] | None:
-        """The object, or ``None`` if it does not exist (absence is never cached)."""
+        """The object, or ``None`` if it does not exist (absence is never cached).
+
+        Concurrent reads of one cached object share one request: after a start-up or a
+        relist, every Microservice of a namespace asks for the same Secret at once.
+        """
         key = self._cache_key(kind, namespace, name)
-        if key is not None and key in self._cache:
+        if key is None:
+            return await self._read(kind, namespace=namespace, name=name)
+        if key in self._cache:
             at, obj = self._cache[key]
             if time.monotonic() - at < self._cache_seconds:
                 return obj
             del self._cache[key]
+        reading = self._reading.get(key)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(kind, namespace=namespace, name=name))
+            self._reading[key] = reading
+            reading.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(reading)
+
+    async def _read(self, kind: Kind, *, namespace: str, name: str) -> dict[str, Any] | None:
         try:
             found = await self._call("GET", kind.path(namespace=namespace, name=name))
         except ApiError as exc:

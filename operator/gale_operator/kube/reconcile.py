@@ -103,6 +103,7 @@ async def reconcile(
             observed=observed,
             service_monitor_available=service_monitor_available,
             now=now,
+            reported_rollout=current.get("rollout"),
         )
         spec = plan.spec
         await check_references(client, spec, owner=owner)
