@@ -8,7 +8,7 @@ from typing import Any
 
 from gale_service.handlers.base import ApiHandler
 from gale_service.handlers.conditional import etag_for, expected_version, not_modified
-from gale_service.merge_patch import merge_patch
+from gale_service.handlers.merge_patch import merge_patch
 from gale_service.problems import Problem
 from gale_service.resource import Resource
 from gale_service.store import DocumentNotFound, PreconditionFailed, VersionedStore
