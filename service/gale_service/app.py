@@ -22,7 +22,7 @@ from gale_service.handlers.base import ApiHandler
 from gale_service.handlers.openapi import ApiDocument, OpenApiHandler
 from gale_service.handlers.static import StaticFiles
 from gale_service.logs import log_request
-from gale_service.platform import OPENAPI_OPERATION, PLATFORM, metrics_endpoint
+from gale_service.platform_endpoints import OPENAPI_OPERATION, PLATFORM, metrics_endpoint
 from gale_service.problems import Problem
 from gale_service.resources import Slice
 from gale_service.resources.items import ITEMS

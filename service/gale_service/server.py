@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from tornado.netutil import bind_sockets
 
 from gale_service.app import SLICES, make_app, make_metrics_app
-from gale_service.auth.authenticator import Authenticator
 from gale_service.db import DatabaseUnavailable, connect
 from gale_service.draining import DrainingHTTPServer
 from gale_service.embedded_db import EmbeddedMongo
@@ -38,7 +37,7 @@ from gale_service.intake import DISCARD_CAP_BYTES, RequestIntake
 from gale_service.live.feed import LiveFeed
 from gale_service.resources import Slice
 from gale_service.security.guard import Guard
-from gale_service.services import Services
+from gale_service.services import Services, authenticator
 from gale_service.settings import Settings
 from gale_service.store import EventLog, VersionedStore, apply_migrations
 from gale_service.store.users import UserStore
@@ -156,7 +155,7 @@ def create_services(
         health=Health(),
         inflight=InFlight(),
         executors=executors,
-        auth=Authenticator.from_settings(settings, users=UserStore(gateway), executors=executors),
+        auth=authenticator(settings, users=UserStore(gateway), executors=executors),
         guard=Guard.from_settings(settings),
         feed=LiveFeed(
             events,

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from gale_service.auth.authenticator import Authenticator
+from gale_service.auth.keys import KeySet, parse_key_set
+from gale_service.auth.passwords import PasswordHasher
+from gale_service.auth.revocation import Revocations
+from gale_service.auth.tokens import TokenPolicy
 from gale_service.db import MongoGateway
 from gale_service.executors import Executors
 from gale_service.health import Health
@@ -18,12 +22,46 @@ from gale_service.inflight import InFlight
 from gale_service.live.feed import LiveFeed
 from gale_service.resource import Resource
 from gale_service.security.guard import Guard
-from gale_service.settings import Settings
+from gale_service.settings import Environment, Settings, SettingsError
 from gale_service.store import EventLog, VersionedStore
+from gale_service.store.users import UserStore
 from gale_service.telemetry.tracing import ObservedApplication
 
 if TYPE_CHECKING:
     from tornado.web import Application
+
+
+def _key_set(settings: Settings, name: str, *, numeric_ids: bool) -> KeySet:
+    value = getattr(settings, name)
+    if value is None:
+        raise SettingsError(f"GALE_{name.upper()}: required (id:secret pairs, newest first)")
+    return parse_key_set(value.get_secret_value(), numeric_ids=numeric_ids)
+
+
+def authenticator(settings: Settings, *, users: UserStore, executors: Executors) -> Authenticator:
+    """The :class:`Authenticator` the settings describe."""
+    secure = settings.secure_cookies
+    if secure is None:
+        secure = settings.env is Environment.PRODUCTION
+    return Authenticator(
+        tokens=TokenPolicy(
+            keys=_key_set(settings, "jwt_keys", numeric_ids=False),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_seconds=settings.jwt_ttl_seconds,
+        ),
+        cookie_secrets=_key_set(settings, "cookie_secrets", numeric_ids=True),
+        passwords=PasswordHasher(
+            executors.blocking,
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        ),
+        users=users,
+        secure_cookies=secure,
+        session_ttl_seconds=settings.session_ttl_seconds,
+        revocations=Revocations(users),
+    )
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from tornado import httputil
 from tornado.web import Application, RequestHandler
 
 from gale_service.logs import request_context
+from gale_service.redaction import scrub_query
 from gale_service.telemetry import metrics
-from gale_service.telemetry.redaction import scrub_query
 
 TRACER = trace.get_tracer("gale_service")
 
