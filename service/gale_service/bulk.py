@@ -29,7 +29,7 @@ class ParsedImport:
 
 
 def parse_lines(
-    body: bytes, model: type[BaseModel], *, max_items: int = MAX_IMPORT_LINES
+    body: bytes, model: type[BaseModel], *, max_lines: int = MAX_IMPORT_LINES
 ) -> ParsedImport:
     """One ``model`` (a resource's import model, importable by the pool's workers) per
     non-blank line; every bad line reported. Fields a line leaves out are left out of its
@@ -45,9 +45,9 @@ def parse_lines(
         parsed.invalid.append(
             {"field": "(body)", "message": "nothing to import: send one JSON per line"}
         )
-    if len(lines) > max_items:
+    if len(lines) > max_lines:
         parsed.invalid.append(
-            {"field": "(body)", "message": f"{len(lines)} lines; at most {max_items} per import"}
+            {"field": "(body)", "message": f"{len(lines)} lines; at most {max_lines} per import"}
         )
         return parsed
     seen: dict[str, int] = {}

@@ -75,7 +75,7 @@ def test_parser_is_pure() -> None:
     ]
     assert parsed.broken == parsed.invalid == []
     assert parse_lines(b"\xff\n", ItemImport).broken[0]["field"] == "line 1"
-    too_many = parse_lines(b'{"name": "a"}\n' * 3, ItemImport, max_items=2)
+    too_many = parse_lines(b'{"name": "a"}\n' * 3, ItemImport, max_lines=2)
     assert too_many.documents == []
     assert "at most 2" in too_many.invalid[0]["message"]
 
