@@ -17,7 +17,7 @@ from tornado.web import Application, UIModule
 
 from gale_service.auth.sessions import cookie_options, xsrf_cookie_name
 from gale_service.compression import Compression
-from gale_service.endpoints import Endpoint, documented, unobserved_routes
+from gale_service.endpoints import Endpoint, check_unique, documented, unobserved_routes
 from gale_service.handlers.base import ApiHandler
 from gale_service.handlers.openapi import ApiDocument, OpenApiHandler
 from gale_service.handlers.static import StaticFiles
@@ -54,7 +54,12 @@ def endpoints(services: Services, slices: Sequence[Slice]) -> tuple[Endpoint, ..
         (OPENAPI_OPERATION,),
         kwargs={"document": document},
     )
-    return (*served, openapi)
+    every = (*served, openapi)
+    check_unique(every)
+    missing = [s.resource.name for s in slices if s.resource.name not in services.stores]
+    if missing:
+        raise ValueError(f"no store for {missing}: create the services for the same slices")
+    return every
 
 
 def make_metrics_app(services: Services) -> Application:

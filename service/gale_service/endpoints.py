@@ -46,6 +46,18 @@ class Endpoint:
         return url(self.pattern, self.handler, kwargs, name=self.name)
 
 
+def check_unique(endpoints: Iterable[Endpoint]) -> None:
+    """Two endpoints with one path or one route name would silently shadow each other (a
+    resource named ``users`` and the platform's users, say): refuse at assembly instead."""
+    paths: set[str] = set()
+    names: set[str] = set()
+    for endpoint in endpoints:
+        for value, seen, what in ((endpoint.path, paths, "path"), (endpoint.name, names, "name")):
+            if value in seen:
+                raise ValueError(f"two endpoints have the {what} {value!r}")
+            seen.add(value)
+
+
 def documented(endpoints: Iterable[Endpoint]) -> list[tuple[str, Operation]]:
     """Every ``(path, operation)`` the endpoints declare, for the OpenAPI document."""
     return [(endpoint.path, op) for endpoint in endpoints for op in endpoint.operations]

@@ -7,9 +7,14 @@ package with its models and one :class:`Resource`, registered in one line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from pydantic import BaseModel
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Keys of a live frame that a kind's document (sent under the kind's name) must not replace.
+FRAME_KEYS = frozenset({"type", "seq", "event"})
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,19 @@ class Resource:
     page: type[BaseModel]
     restore: type[BaseModel]
     tags: str | None = None
+
+    def __post_init__(self) -> None:
+        """Names become URL segments, collection names, route names, event types and frame
+        keys: refuse at declaration what would break one of them."""
+        for value in (self.name, self.singular):
+            if not NAME.match(value):
+                raise ValueError(f"resource names are lower-case identifiers, got {value!r}")
+        if self.name == self.singular:
+            raise ValueError(f"{self.name!r}: the plural and singular names must differ")
+        if self.singular in FRAME_KEYS:
+            raise ValueError(f"{self.singular!r} is a live frame's own key; choose another name")
+        if self.tags is not None and self.tags not in self.write.model_fields:
+            raise ValueError(f"tags field {self.tags!r} is not a field of {self.write.__name__}")
 
     @property
     def id_parameter(self) -> str:

@@ -121,7 +121,12 @@ class VersionedStore:
             else:
                 await self._collection.insert_many(documents, session=session)
             await self.events.append(
-                session, kind=self.kind, change="created", documents=documents, at=now
+                session,
+                kind=self.kind,
+                tags=self.tags,
+                change="created",
+                documents=documents,
+                at=now,
             )
 
         async with self._gateway.operation():
@@ -221,7 +226,12 @@ class VersionedStore:
             document = await write(query, now, session)
             if document is not None:
                 await self.events.append(
-                    session, kind=self.kind, change=change, documents=[document], at=now
+                    session,
+                    kind=self.kind,
+                    tags=self.tags,
+                    change=change,
+                    documents=[document],
+                    at=now,
                 )
             return document
 
@@ -287,7 +297,12 @@ class VersionedStore:
             if fresh:
                 await self._collection.insert_many(fresh, session=session)
                 await self.events.append(
-                    session, kind=self.kind, change="created", documents=fresh, at=now
+                    session,
+                    kind=self.kind,
+                    tags=self.tags,
+                    change="created",
+                    documents=fresh,
+                    at=now,
                 )
             return fresh, [str(oid) for oid in ids if oid in existing]
 

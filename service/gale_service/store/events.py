@@ -58,17 +58,20 @@ def event_kind(entry: Document) -> str:
     return str(entry["type"]).partition(".")[0]
 
 
-def _event(seq: int, *, kind: str, change: str, document: Document, at: datetime) -> Document:
+def _event(
+    seq: int, *, kind: str, change: str, document: Document, tags: str | None, at: datetime
+) -> Document:
     """``{"type": "<kind>.<change>", "<kind>_id": ..., "<kind>": {...}}``: the document under
     its own kind's name, so each resource's events read naturally (and items' stay as they
-    were stored before resources were generalised). ``owner`` and ``tags`` are what the live
-    feed filters on, for every kind."""
+    were stored before resources were generalised). ``owner`` and ``tags`` (the values of
+    the resource's ``tags`` field, if it has one) are what the live feed filters on, for
+    every kind."""
     return {
         "_id": seq,
         "type": f"{kind}.{change}",
         f"{kind}_id": document["_id"],
         "owner": document.get("owner"),
-        "tags": document.get("tags", []),
+        "tags": document.get(tags, []) if tags is not None else [],
         kind: document,
         "at": at,
     }
@@ -100,6 +103,7 @@ class EventLog:
         change: str,
         documents: Sequence[Document],
         at: datetime,
+        tags: str | None,
     ) -> int:
         """One event per document at consecutive positions (one allocation), inside the
         caller's transaction; the last position.
@@ -111,7 +115,7 @@ class EventLog:
         first = last - len(documents) + 1
         self._gateway.after_abort(session, lambda: self.abandon(first, last))
         events = [
-            _event(seq, kind=kind, change=change, document=document, at=at)
+            _event(seq, kind=kind, change=change, document=document, tags=tags, at=at)
             for seq, document in zip(range(first, last + 1), documents, strict=True)
         ]
         try:
