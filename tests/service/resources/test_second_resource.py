@@ -3,6 +3,9 @@ own fields and rules) and registered in one line (``slices=(*SLICES, NOTES)`` in
 fixture), and the whole contract holds for them with no change to shipped code: CRUD with
 validation, ETag / 304 / 412, keyset paging while others write, ownership, events in the live
 feed, export and import, a valid OpenAPI document that schemathesis finds nothing wrong with.
+
+The contract tests run the same assertions for the shipped items and for the notes
+(``kind``), so what holds for notes is exactly what holds for items.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,6 +51,7 @@ def _json_integer(value: Any) -> Any:
 #: A title must say something: not only blanks (``pattern`` searches, in JSON Schema too).
 Title = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"\S")]
 Priority = Annotated[int, Field(ge=1, le=5), Strict(), BeforeValidator(_json_integer)]
+CHANGES = ("created", "updated", "deleted")
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -117,23 +122,81 @@ MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 NDJSON = {"Content-Type": "application/x-ndjson"}
 
 
+@dataclass(frozen=True)
+class Kind:
+    """One resource under the contract: how to make valid and invalid bodies for it."""
+
+    name: str
+    singular: str
+    #: A valid body, numbered.
+    body: Callable[[int], dict[str, Any]]
+    #: An invalid body, and every field the 422 must name.
+    invalid: dict[str, Any]
+    invalid_fields: frozenset[str]
+    #: A PUT body, and what the replaced document then holds (defaults restored).
+    replacement: dict[str, Any]
+    replaced: dict[str, Any]
+    #: A valid merge patch and what it leaves; one whose result breaks the rules.
+    patch: dict[str, Any]
+    patched: dict[str, Any]
+    bad_patch: dict[str, Any]
+
+    def url(self, document_id: str | None = None) -> str:
+        return f"/api/v1/{self.name}" + (f"/{document_id}" if document_id else "")
+
+
+KINDS = {
+    "items": Kind(
+        "items",
+        "item",
+        body=lambda n: {"name": f"thing {n}", "tags": ["t"]},
+        invalid={"name": "", "tags": ["not a tag!"], "colour": "red"},
+        invalid_fields=frozenset({"name", "tags.0", "colour"}),
+        replacement={"name": "replaced"},
+        replaced={"name": "replaced", "description": "", "tags": []},
+        patch={"description": "patched", "tags": None},
+        patched={"description": "patched", "tags": []},
+        bad_patch={"name": None},
+    ),
+    "notes": Kind(
+        "notes",
+        "note",
+        body=lambda n: {"title": f"note {n}", "priority": 2},
+        invalid={"title": "   ", "priority": "2", "colour": "red"},
+        invalid_fields=frozenset({"title", "priority", "colour"}),
+        replacement={"title": "replaced", "body": "x"},
+        replaced={"title": "replaced", "body": "x", "priority": 3},
+        patch={"body": None, "priority": 5.0},
+        patched={"body": "", "priority": 5},
+        bad_patch={"priority": 9},
+    ),
+}
+
+
 @pytest.fixture
 async def live(mongo_server: SecantusServer) -> AsyncIterator[LiveService]:
     async with live_service(mongo_server.uri, slices=(*SLICES, NOTES)) as service:
         yield service
 
 
+@pytest.fixture(params=sorted(KINDS))
+def kind(request: pytest.FixtureRequest) -> Kind:
+    return KINDS[request.param]
+
+
 def bearer(live: LiveService, user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {live.token_for(user)}"}
 
 
-async def create(live: LiveService, user: str = "alice", **fields: Any) -> dict[str, Any]:
+async def create(
+    live: LiveService, kind: Kind, n: int = 0, *, user: str = "alice"
+) -> dict[str, Any]:
     response = await live.fetch(
-        "/api/v1/notes", method="POST", json_body=fields, headers=bearer(live, user)
+        kind.url(), method="POST", json_body=kind.body(n), headers=bearer(live, user)
     )
     assert response.code == 201, response.body
-    note: dict[str, Any] = json.loads(response.body)
-    return note
+    document: dict[str, Any] = json.loads(response.body)
+    return document
 
 
 def problem(response: Any, status: int) -> dict[str, Any]:
@@ -144,229 +207,185 @@ def problem(response: Any, status: int) -> dict[str, Any]:
     return body
 
 
-async def test_crud_with_the_notes_own_validation(live: LiveService) -> None:
-    created = await live.fetch(
-        "/api/v1/notes", method="POST", json_body={"title": "shopping", "priority": 1}
-    )
-    assert created.code == 201
-    note = json.loads(created.body)
-    assert {k: note[k] for k in ("title", "body", "priority", "version")} == {
-        "title": "shopping",
-        "body": "",
-        "priority": 1,
-        "version": 1,
-    }
-    assert created.headers["Location"] == f"/api/v1/notes/{note['id']}"
-    url = created.headers["Location"]
-    assert json.loads((await live.fetch(url)).body) == note
+def subset(document: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
+    return {key: document[key] for key in expected}
 
-    bad = await live.fetch(
-        "/api/v1/notes",
-        method="POST",
-        json_body={"title": "   ", "priority": "2", "colour": "red"},
-    )
-    fields = {error["field"] for error in problem(bad, 422)["errors"]}
-    assert fields == {"title", "priority", "colour"}
-    problem(await live.fetch("/api/v1/notes", method="POST", body="{", headers={}), 415)
+
+async def test_crud_with_validation(live: LiveService, kind: Kind) -> None:
+    created = await live.fetch(kind.url(), method="POST", json_body=kind.body(1))
+    assert created.code == 201, created.body
+    document = json.loads(created.body)
+    assert subset(document, kind.body(1)) == kind.body(1)
+    assert (document["version"], document["owner"]) == (1, "admin")
+    url = kind.url(document["id"])
+    assert created.headers["Location"] == url
+    assert json.loads((await live.fetch(url)).body) == document
+
+    bad = await live.fetch(kind.url(), method="POST", json_body=kind.invalid)
+    assert {error["field"] for error in problem(bad, 422)["errors"]} == kind.invalid_fields
+    problem(await live.fetch(kind.url(), method="POST", body="{}", headers={}), 415)
     broken = await live.fetch(
-        "/api/v1/notes", method="POST", body="{", headers={"Content-Type": "application/json"}
+        kind.url(), method="POST", body="{", headers={"Content-Type": "application/json"}
     )
     problem(broken, 400)
 
-    replaced = await live.fetch(url, method="PUT", json_body={"title": "groceries", "body": "x"})
-    assert json.loads(replaced.body)["priority"] == 3, "PUT resets what it leaves out"
+    replaced = await live.fetch(url, method="PUT", json_body=kind.replacement)
+    assert subset(json.loads(replaced.body), kind.replaced) == kind.replaced
     patched = await live.fetch(
-        url, method="PATCH", body=json.dumps({"body": None, "priority": 5}), headers=MERGE_PATCH
+        url, method="PATCH", body=json.dumps(kind.patch), headers=MERGE_PATCH
     )
-    assert patched.code == 200
-    assert {k: json.loads(patched.body)[k] for k in ("title", "body", "priority")} == {
-        "title": "groceries",
-        "body": "",
-        "priority": 5,
-    }
-    invalid_patch = await live.fetch(
-        url, method="PATCH", body=json.dumps({"priority": 9}), headers=MERGE_PATCH
+    assert patched.code == 200, patched.body
+    assert subset(json.loads(patched.body), kind.patched) == kind.patched
+    problem(
+        await live.fetch(url, method="PATCH", body=json.dumps(kind.bad_patch), headers=MERGE_PATCH),
+        422,
     )
-    problem(invalid_patch, 422)
-    null_title = await live.fetch(
-        url, method="PATCH", body=json.dumps({"title": None}), headers=MERGE_PATCH
-    )
-    problem(null_title, 422)
+    problem(await live.fetch(url, method="PATCH", body="[]", headers=MERGE_PATCH), 422)
     assert (await live.fetch(url, method="DELETE")).code == 204
     gone = problem(await live.fetch(url), 404)
-    assert gone["type"].endswith("/note-not-found")
-    problem(await live.fetch("/api/v1/notes/not-an-id"), 404)
+    assert gone["type"].endswith(f"/{kind.singular}-not-found")
+    problem(await live.fetch(kind.url("not-an-id")), 404)
 
 
-async def test_etags_answer_304_and_stale_writes_412(live: LiveService) -> None:
-    note = await create(live, title="etag")
-    url = f"/api/v1/notes/{note['id']}"
-    first = await live.fetch(url, headers=bearer(live, "alice"))
+async def test_etags_answer_304_and_stale_writes_412(live: LiveService, kind: Kind) -> None:
+    document = await create(live, kind)
+    url = kind.url(document["id"])
+    alice = bearer(live, "alice")
+    first = await live.fetch(url, headers=alice)
     assert first.headers["ETag"] == '"1"'
-    again = await live.fetch(url, headers={**bearer(live, "alice"), "If-None-Match": '"1"'})
-    assert again.code == 304
-    assert again.body == b""
+    for matching in ('"1"', 'W/"1"', '"7", "1"', "*"):
+        again = await live.fetch(url, headers={**alice, "If-None-Match": matching})
+        assert again.code == 304, matching
+        assert again.body == b""
+    assert (await live.fetch(url, headers={**alice, "If-None-Match": '"2"'})).code == 200
     updated = await live.fetch(
-        url,
-        method="PUT",
-        json_body={"title": "etag 2"},
-        headers={**bearer(live, "alice"), "If-Match": '"1"'},
+        url, method="PUT", json_body=kind.replacement, headers={**alice, "If-Match": '"1"'}
     )
     assert updated.code == 200
     assert updated.headers["ETag"] == '"2"'
-    stale = await live.fetch(
-        url,
-        method="PUT",
-        json_body={"title": "lost update"},
-        headers={**bearer(live, "alice"), "If-Match": '"1"'},
-    )
-    problem(stale, 412)
-    malformed = await live.fetch(
-        url, method="DELETE", headers={**bearer(live, "alice"), "If-Match": "1"}
-    )
-    problem(malformed, 400)
-    problem(
-        await live.fetch(
-            url, method="DELETE", headers={**bearer(live, "alice"), "If-Match": '"1"'}
-        ),
-        412,
-    )
-    assert json.loads((await live.fetch(url, headers=bearer(live, "alice"))).body)["title"] == (
-        "etag 2"
-    )
+    for stale in ('"1"', 'W/"2"'):
+        lost = await live.fetch(
+            url, method="PUT", json_body=kind.body(9), headers={**alice, "If-Match": stale}
+        )
+        problem(lost, 412)
+    problem(await live.fetch(url, method="DELETE", headers={**alice, "If-Match": "2"}), 400)
+    problem(await live.fetch(url, method="DELETE", headers={**alice, "If-Match": '"1"'}), 412)
+    current = json.loads((await live.fetch(url, headers=alice)).body)
+    assert subset(current, kind.replaced) == kind.replaced, "no refused write changed it"
+    deleted = await live.fetch(url, method="DELETE", headers={**alice, "If-Match": '"2"'})
+    assert deleted.code == 204
 
 
-async def test_keyset_paging_sees_each_note_once_while_others_write(live: LiveService) -> None:
-    existing = [(await create(live, title=f"n{n}"))["id"] for n in range(9)]
+async def test_keyset_paging_sees_each_once_while_others_write(
+    live: LiveService, kind: Kind
+) -> None:
+    existing = [(await create(live, kind, n))["id"] for n in range(9)]
     deleted = existing[5]
     seen: list[str] = []
     cursor: str | None = None
     pages = 0
     while True:
         query = "limit=2" + (f"&cursor={cursor}" if cursor else "")
-        page = json.loads(
-            (await live.fetch(f"/api/v1/notes?{query}", headers=bearer(live, "alice"))).body
-        )
-        seen += [note["id"] for note in page["notes"]]
+        listing = await live.fetch(f"{kind.url()}?{query}", headers=bearer(live, "alice"))
+        page = json.loads(listing.body)
+        seen += [document["id"] for document in page[kind.name]]
         pages += 1
-        # Meanwhile others write: new notes at the end, one deleted ahead of the reader.
-        await create(live, title=f"during {pages}")
+        # Meanwhile others write: new documents at the end, one deleted ahead of the reader.
+        await create(live, kind, 100 + pages)
         if pages == 1:
-            await live.fetch(f"/api/v1/notes/{deleted}", method="DELETE")
+            await live.fetch(kind.url(deleted), method="DELETE")
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    survivors = [note_id for note_id in existing if note_id != deleted]
-    assert [note_id for note_id in seen if note_id in existing] == survivors
-    assert len(seen) == len(set(seen)), "no note twice"
-    problem(await live.fetch("/api/v1/notes?cursor=bogus"), 400)
-    problem(await live.fetch("/api/v1/notes?limit=0"), 400)
+    survivors = [document_id for document_id in existing if document_id != deleted]
+    assert [document_id for document_id in seen if document_id in existing] == survivors
+    assert len(seen) == len(set(seen)), "nothing twice"
+    problem(await live.fetch(f"{kind.url()}?cursor=bogus"), 400)
+    problem(await live.fetch(f"{kind.url()}?limit=0"), 400)
 
 
-async def test_another_user_can_neither_see_nor_change_a_note(live: LiveService) -> None:
-    note = await create(live, "alice", title="private")
-    url = f"/api/v1/notes/{note['id']}"
+async def test_another_user_can_neither_see_nor_change_it(live: LiveService, kind: Kind) -> None:
+    document = await create(live, kind, user="alice")
+    url = kind.url(document["id"])
     bob = bearer(live, "bob")
     problem(await live.fetch(url, headers=bob), 404)
-    problem(await live.fetch(url, method="PUT", json_body={"title": "mine"}, headers=bob), 404)
+    problem(await live.fetch(url, method="PUT", json_body=kind.body(2), headers=bob), 404)
     patch = await live.fetch(url, method="PATCH", body="{}", headers={**bob, **MERGE_PATCH})
     problem(patch, 404)
     problem(await live.fetch(url, method="DELETE", headers=bob), 404)
-    listing = json.loads((await live.fetch("/api/v1/notes", headers=bob)).body)
-    assert listing["notes"] == []
+    listing = json.loads((await live.fetch(kind.url(), headers=bob)).body)
+    assert listing[kind.name] == []
+    exported = await live.fetch(f"/api/v1/export/{kind.name}", headers=bob)
+    assert exported.body == b""
     unchanged = json.loads((await live.fetch(url, headers=bearer(live, "alice"))).body)
-    assert unchanged == note
-    problem(await live.fetch("/api/v1/notes", auth=False), 401)
-    admin_view = await live.fetch(url)
-    assert admin_view.code == 200, "an admin sees every owner's notes"
+    assert unchanged == document
+    problem(await live.fetch(kind.url(), auth=False), 401)
+    assert (await live.fetch(url)).code == 200, "an admin sees every owner's"
 
 
-async def test_every_write_is_an_event_in_the_live_feed(live: LiveService) -> None:
+async def test_every_write_is_an_event_in_the_live_feed(live: LiveService, kind: Kind) -> None:
     alice = await connect(live, token=live.token_for("alice"))
     bob = await connect(live, token=live.token_for("bob"))
     start = (await subscribe(alice))["seq"]
     await subscribe(bob)
-    note = await create(live, "alice", title="live")
-    url = f"/api/v1/notes/{note['id']}"
-    await live.fetch(url, method="PUT", json_body={"title": "live 2"})
+    document = await create(live, kind, user="alice")
+    url = kind.url(document["id"])
+    await live.fetch(url, method="PUT", json_body=kind.replacement)
     await live.fetch(url, method="DELETE")
     events = [await frame(alice) for _ in range(3)]
-    assert [e["event"] for e in events] == ["note.created", "note.updated", "note.deleted"]
-    assert [e["note"]["id"] for e in events] == [note["id"]] * 3
-    assert events[1]["note"]["title"] == "live 2"
+    singular = kind.singular
+    assert [e["event"] for e in events] == [f"{singular}.{c}" for c in CHANGES]
+    assert [e[singular]["id"] for e in events] == [document["id"]] * 3
+    assert subset(events[1][singular], kind.replaced) == kind.replaced
     assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
-    await create(live, "bob", title="bob's own")
-    assert (await frame(bob))["note"]["title"] == "bob's own", "bob saw nothing of alice's"
+    own = await create(live, kind, 7, user="bob")
+    assert (await frame(bob))[singular]["id"] == own["id"], "bob saw nothing of alice's"
     alice.close()
     resumed = await connect(live, token=live.token_for("alice"))
     await resumed.write_message(json.dumps({"type": "subscribe", "resume_from": start}))
-    replayed = [await frame(resumed) for _ in range(3)]
-    assert replayed == events
+    assert [await frame(resumed) for _ in range(3)] == events, "a resume replays the same"
     resumed.close()
     bob.close()
 
 
 async def test_export_imports_back_unchanged(
-    live: LiveService, mongo_server: SecantusServer
+    live: LiveService, kind: Kind, mongo_server: SecantusServer
 ) -> None:
     for n in range(3):
-        await create(live, "alice", title=f"export {n}", body="b", priority=n + 1)
-    exported = await live.fetch("/api/v1/export/notes", headers=bearer(live, "alice"))
+        await create(live, kind, n, user="alice")
+    export = f"/api/v1/export/{kind.name}"
+    exported = await live.fetch(export, headers=bearer(live, "alice"))
     assert exported.code == 200
     assert exported.headers["Content-Type"].startswith("application/x-ndjson")
-    assert 'filename="notes.ndjson"' in exported.headers["Content-Disposition"]
+    assert f'filename="{kind.name}.ndjson"' in exported.headers["Content-Disposition"]
     lines = [json.loads(line) for line in exported.body.decode().splitlines()]
-    assert [line["title"] for line in lines] == ["export 0", "export 1", "export 2"]
-
+    assert [subset(line, kind.body(n)) for n, line in enumerate(lines)] == [
+        kind.body(n) for n in range(3)
+    ]
+    ids = [line["id"] for line in lines]
+    target = f"/api/v1/import/{kind.name}"
     async with live_service(mongo_server.uri, slices=(*SLICES, NOTES)) as fresh:
-        imported = await fresh.fetch(
-            "/api/v1/import/notes", method="POST", body=exported.body, headers=NDJSON
-        )
+        imported = await fresh.fetch(target, method="POST", body=exported.body, headers=NDJSON)
         assert imported.code == 201, imported.body
-        assert json.loads(imported.body)["ids"] == [line["id"] for line in lines]
-        again = await fresh.fetch("/api/v1/export/notes")
-        assert again.body == exported.body
-        conflict = await fresh.fetch(
-            "/api/v1/import/notes", method="POST", body=exported.body, headers=NDJSON
-        )
-        assert {e["field"] for e in problem(conflict, 409)["errors"]} == {
-            line["id"] for line in lines
-        }
+        assert json.loads(imported.body)["ids"] == ids
+        assert (await fresh.fetch(export)).body == exported.body
+        conflict = await fresh.fetch(target, method="POST", body=exported.body, headers=NDJSON)
+        assert {e["field"] for e in problem(conflict, 409)["errors"]} == set(ids)
         skipped = await fresh.fetch(
-            "/api/v1/import/notes?on_conflict=skip",
-            method="POST",
-            body=exported.body,
-            headers=NDJSON,
+            f"{target}?on_conflict=skip", method="POST", body=exported.body, headers=NDJSON
         )
-        assert json.loads(skipped.body) == {
-            "created": 0,
-            "ids": [],
-            "skipped": [line["id"] for line in lines],
-        }
-        invalid = await fresh.fetch(
-            "/api/v1/import/notes",
-            method="POST",
-            body=b'{"title": "ok"}\n{"title": "", "priority": 7}\nnot json\n',
-            headers=NDJSON,
+        assert json.loads(skipped.body) == {"created": 0, "ids": [], "skipped": ids}
+        body = (json.dumps(kind.body(1)) + "\n" + json.dumps(kind.invalid) + "\n").encode()
+        invalid = await fresh.fetch(target, method="POST", body=body, headers=NDJSON)
+        fields = {e["field"] for e in problem(invalid, 422)["errors"]}
+        assert fields == {f"line 2.{field}" for field in kind.invalid_fields}
+        broken = await fresh.fetch(target, method="POST", body=body + b"{\n", headers=NDJSON)
+        problem(broken, 400)
+        foreign = json.dumps({**kind.body(1), "owner": "carol"}).encode()
+        refused = await fresh.fetch(
+            target, method="POST", body=foreign, headers={**NDJSON, **bearer(fresh, "bob")}
         )
-        problem(invalid, 400)
-        rules = await fresh.fetch(
-            "/api/v1/import/notes",
-            method="POST",
-            body=b'{"title": "ok"}\n{"title": " ", "priority": 7}\n',
-            headers=NDJSON,
-        )
-        assert {e["field"] for e in problem(rules, 422)["errors"]} == {
-            "line 2.title",
-            "line 2.priority",
-        }
-        foreign = await fresh.fetch(
-            "/api/v1/import/notes",
-            method="POST",
-            body=b'{"title": "x", "owner": "carol"}\n',
-            headers={**NDJSON, **bearer(fresh, "bob")},
-        )
-        problem(foreign, 403)
+        problem(refused, 403)
 
 
 async def test_the_openapi_document_describes_notes_and_stays_valid(live: LiveService) -> None:
