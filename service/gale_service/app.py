@@ -24,8 +24,8 @@ from gale_service.handlers.static import StaticFiles
 from gale_service.logs import log_request
 from gale_service.platform_endpoints import OPENAPI_OPERATION, PLATFORM, metrics_endpoint
 from gale_service.problems import Problem
-from gale_service.resources import Slice
-from gale_service.resources.items import ITEMS
+from gale_service.resources.items.declaration import ITEMS
+from gale_service.resources.slice import Slice
 from gale_service.services import ServiceApplication, Services
 
 PACKAGE = Path(__file__).parent

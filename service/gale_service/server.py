@@ -35,7 +35,7 @@ from gale_service.health import Health
 from gale_service.inflight import InFlight
 from gale_service.intake import DISCARD_CAP_BYTES, RequestIntake
 from gale_service.live.feed import LiveFeed
-from gale_service.resources import Slice
+from gale_service.resources.slice import Slice
 from gale_service.security.guard import Guard
 from gale_service.services import Services, authenticator
 from gale_service.settings import Settings

@@ -12,7 +12,7 @@ from typing import Any
 from gale_service.app import SLICES
 from gale_service.auth.principal import Principal
 from gale_service.auth.tokens import issue_token
-from gale_service.resources import Slice
+from gale_service.resources.slice import Slice
 from gale_service.server import RunningService, create_services, drain_then_stop, start
 from gale_service.services import Services
 from gale_service.settings import Settings

@@ -11,9 +11,9 @@ from gale_service.endpoints import Endpoint, check_unique
 from gale_service.handlers.documents import CollectionHandler
 from gale_service.platform_endpoints import PLATFORM
 from gale_service.resource import Resource
-from gale_service.resources import crud_endpoints
-from gale_service.resources.items import RESOURCE
+from gale_service.resources.items.declaration import RESOURCE
 from gale_service.resources.items.models import Item, ItemImport, ItemPage, ItemPatch, ItemWrite
+from gale_service.resources.slice import crud_endpoints
 from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 MODELS: dict[str, Any] = {

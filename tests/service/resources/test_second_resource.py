@@ -24,7 +24,7 @@ import pytest
 from gale_service.app import SLICES
 from gale_service.models import Restorable
 from gale_service.resource import Resource
-from gale_service.resources import Slice
+from gale_service.resources.slice import Slice
 from openapi_spec_validator import validate
 from pydantic import (
     BaseModel,
