@@ -1,8 +1,9 @@
-"""Proof that a resource is one declaration: "notes" are declared entirely in this module (their
-own fields and rules) and registered in one line (``slices=(*SLICES, NOTES)`` in the
-fixture), and the whole contract holds for them with no change to shipped code: CRUD with
-validation, ETag / 304 / 412, keyset paging while others write, ownership, events in the live
-feed, export and import, a valid OpenAPI document that schemathesis finds nothing wrong with.
+"""Proof that a resource is one declaration: "notes" are declared entirely in the tests (their
+own fields and rules in ``notes.py``, the resource here) and registered in one line
+(``slices=(*SLICES, NOTES)`` in the fixture), and the whole contract holds for them with no
+change to shipped code: CRUD with validation, ETag / 304 / 412, keyset paging while others
+write, ownership, events in the live feed, export and import, a valid OpenAPI document that
+schemathesis finds nothing wrong with.
 
 The contract tests run the same assertions for the shipped items and for the notes
 (``kind``), so what holds for notes is exactly what holds for items.
@@ -16,96 +17,19 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
 from gale_service.app import SLICES
-from gale_service.models import Restorable
 from gale_service.resource import Resource
 from gale_service.resources.slice import Slice
 from openapi_spec_validator import validate
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    Strict,
-    StringConstraints,
-    field_validator,
-)
-from pydantic.json_schema import SkipJsonSchema
 
 from tests.mongo import SecantusServer
 from tests.service.clients import connect, frame, subscribe
 from tests.service.harness import LiveService, live_service
-
-
-def _json_integer(value: Any) -> Any:
-    """JSON has one number type: ``1.0`` is the integer 1 (as JSON Schema says), but ``"1"``
-    and ``true`` are not numbers at all."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-#: A title must say something: not only blanks (``pattern`` searches, in JSON Schema too).
-Title = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"\S")]
-Priority = Annotated[int, Field(ge=1, le=5), Strict(), BeforeValidator(_json_integer)]
-CHANGES = ("created", "updated", "deleted")
-
-
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-class NoteWrite(BaseModel):
-    """A note's writable fields."""
-
-    model_config = ConfigDict(extra="forbid", title="NoteWrite")
-
-    title: Title
-    body: Annotated[str, StringConstraints(max_length=2000)] = ""
-    priority: Priority = 3
-
-
-class NotePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", title="NotePatch")
-
-    title: Title | SkipJsonSchema[None] = Field(default=None, json_schema_extra=_no_default)
-    body: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    priority: Priority | None = None
-
-    @field_validator("title")
-    @classmethod
-    def _title_not_null(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("must not be null: a note always has a title")
-        return value
-
-
-class Note(BaseModel):
-    model_config = ConfigDict(title="Note")
-
-    id: str
-    title: str
-    body: str
-    priority: int
-    owner: str
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(ge=1)
-
-
-class NotePage(BaseModel):
-    model_config = ConfigDict(title="NotePage")
-
-    notes: list[Note]
-    next_cursor: str | None
-
-
-class NoteImport(Restorable, NoteWrite):
-    model_config = ConfigDict(extra="forbid", title="NoteImport")
-
+from tests.service.resources.notes import Note, NoteImport, NotePage, NotePatch, NoteWrite
 
 NOTES = Slice(
     Resource(
@@ -120,6 +44,7 @@ NOTES = Slice(
 )
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 NDJSON = {"Content-Type": "application/x-ndjson"}
+CHANGES = ("created", "updated", "deleted")
 
 
 @dataclass(frozen=True)
