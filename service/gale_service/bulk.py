@@ -11,29 +11,29 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
-
-from gale_service.models import ItemImport
+from pydantic import BaseModel, ValidationError
 
 #: One import is one transaction; this keeps it well inside MongoDB's limits.
-MAX_IMPORT_ITEMS = 1000
+MAX_IMPORT_LINES = 1000
 
 
 @dataclass(frozen=True)
 class ParsedImport:
-    """Valid items, or what is wrong with the lines that are not (``field`` names the line).
+    """Valid documents, or what is wrong with the lines that are not (``field`` names the
+    line). ``lines`` holds the line number of each one, for errors found later (ownership)."""
 
-    ``lines`` holds the line number of each item, for errors found later (ownership)."""
-
-    items: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     broken: list[dict[str, str]] = field(default_factory=list)
     invalid: list[dict[str, str]] = field(default_factory=list)
 
 
-def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> ParsedImport:
-    """One :class:`~gale_service.models.ItemImport` per non-blank line; every bad line
-    reported. Fields a line leaves out are left out of its item (not ``None``).
+def parse_lines(
+    body: bytes, model: type[BaseModel], *, max_lines: int = MAX_IMPORT_LINES
+) -> ParsedImport:
+    """One ``model`` (a resource's import model, importable by the pool's workers) per
+    non-blank line; every bad line reported. Fields a line leaves out are left out of its
+    document (not ``None``).
 
     ``broken`` lines are not JSON (the request is a 400); ``invalid`` ones are JSON that breaks
     the schema or repeat an earlier line's id (a 422).
@@ -42,10 +42,12 @@ def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> Parse
     lines = [(n, line.strip()) for n, line in enumerate(body.split(b"\n"), start=1)]
     lines = [(n, line) for n, line in lines if line]
     if not lines:
-        parsed.invalid.append({"field": "(body)", "message": "no items: send one JSON per line"})
-    if len(lines) > max_items:
         parsed.invalid.append(
-            {"field": "(body)", "message": f"{len(lines)} items; at most {max_items} per import"}
+            {"field": "(body)", "message": "nothing to import: send one JSON per line"}
+        )
+    if len(lines) > max_lines:
+        parsed.invalid.append(
+            {"field": "(body)", "message": f"{len(lines)} lines; at most {max_lines} per import"}
         )
         return parsed
     seen: dict[str, int] = {}
@@ -60,7 +62,7 @@ def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> Parse
             parsed.broken.append({"field": f"line {number}", "message": "nested too deeply"})
             continue
         try:
-            item = ItemImport.model_validate(data).model_dump(exclude_none=True)
+            document = model.model_validate(data).model_dump(exclude_none=True)
         except ValidationError as error:
             parsed.invalid.extend(
                 {
@@ -70,13 +72,13 @@ def parse_item_lines(body: bytes, *, max_items: int = MAX_IMPORT_ITEMS) -> Parse
                 for problem in error.errors()
             )
             continue
-        item_id = item.get("id")
-        first = number if item_id is None else seen.setdefault(item_id, number)
+        document_id = document.get("id")
+        first = number if document_id is None else seen.setdefault(document_id, number)
         if first != number:
             parsed.invalid.append(
                 {"field": f"line {number}.id", "message": f"repeats the id of line {first}"}
             )
             continue
-        parsed.items.append(item)
+        parsed.documents.append(document)
         parsed.lines.append(number)
     return parsed

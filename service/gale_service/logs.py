@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from tornado.web import RequestHandler
 
-from gale_service.telemetry.redaction import scrub_text
+from gale_service.redaction import scrub_text
 
 request_context: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "gale_request_context", default=None

@@ -20,13 +20,12 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from tornado.netutil import bind_sockets
 
-from gale_service.app import Services, make_app, make_metrics_app
-from gale_service.auth.authenticator import Authenticator
+from gale_service.app import SLICES, make_app, make_metrics_app
 from gale_service.db import DatabaseUnavailable, connect
 from gale_service.draining import DrainingHTTPServer
 from gale_service.embedded_db import EmbeddedMongo
@@ -36,9 +35,11 @@ from gale_service.health import Health
 from gale_service.inflight import InFlight
 from gale_service.intake import DISCARD_CAP_BYTES, RequestIntake
 from gale_service.live.feed import LiveFeed
+from gale_service.resources.slice import Slice
 from gale_service.security.guard import Guard
+from gale_service.services import Services, authenticator
 from gale_service.settings import Settings
-from gale_service.store import ItemStore, apply_migrations
+from gale_service.store import EventLog, VersionedStore, apply_migrations
 from gale_service.store.users import UserStore
 from gale_service.telemetry.db_monitoring import db_listeners
 from gale_service.telemetry.lifecycle import ServiceTelemetry
@@ -58,7 +59,9 @@ class GaleHTTPServer(HeadLimitedHTTPServer, DrainingHTTPServer):
     (:mod:`.draining`)."""
 
 
-def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> GaleHTTPServer:
+def make_server(
+    services: Services, slices: Sequence[Slice], *, tls: ReloadingTLS | None = None
+) -> GaleHTTPServer:
     """Tornado's HTTP server with limits chosen for an API behind a load balancer.
 
     Tornado's defaults (100 MiB bodies, an hour of idleness) suit neither: handlers see at most
@@ -69,7 +72,7 @@ def make_server(services: Services, *, tls: ReloadingTLS | None = None) -> GaleH
     settings = services.settings
     return GaleHTTPServer(
         RequestIntake(
-            make_app(services), limit=settings.max_body_bytes, inflight=services.inflight
+            make_app(services, slices), limit=settings.max_body_bytes, inflight=services.inflight
         ),
         xheaders=bool(settings.trusted_proxies),
         max_body_size=max(DISCARD_CAP_BYTES, settings.max_body_bytes + 1),
@@ -85,6 +88,8 @@ async def _migrate_when_reachable(services: Services) -> None:
     while True:
         try:
             version = await apply_migrations(services.gateway)
+            for store in services.stores.values():
+                await store.ensure_indexes()
             admin_password = services.settings.admin_password
             await services.auth.bootstrap_admin(
                 username=services.settings.admin_username,
@@ -111,7 +116,10 @@ class RunningService:
     tls: ReloadingTLS | None = None
 
 
-def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
+def create_services(
+    settings: Settings, *, mongodb_uri: str, slices: Sequence[Slice] = SLICES
+) -> Services:
+    """Everything the handlers share, with a store for each slice's resource."""
     gateway = connect(
         mongodb_uri,
         database=settings.mongodb_database,
@@ -125,21 +133,32 @@ def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
         journal=settings.mongodb_journal,
         event_listeners=db_listeners(),
     )
-    store = ItemStore(gateway)
+    events = EventLog(gateway)
+    stores = {
+        registered.resource.name: VersionedStore(
+            gateway,
+            events,
+            collection=registered.resource.name,
+            kind=registered.resource.singular,
+            tags=registered.resource.tags,
+        )
+        for registered in slices
+    }
     executors = Executors(
         blocking_workers=settings.blocking_workers, cpu_workers=settings.cpu_workers
     )
     return Services(
         settings=settings,
         gateway=gateway,
-        store=store,
+        events=events,
+        stores=stores,
         health=Health(),
         inflight=InFlight(),
         executors=executors,
-        auth=Authenticator.from_settings(settings, users=UserStore(gateway), executors=executors),
+        auth=authenticator(settings, users=UserStore(gateway), executors=executors),
         guard=Guard.from_settings(settings),
         feed=LiveFeed(
-            store.events,
+            events,
             gateway,
             poll_interval=settings.live_poll_interval_seconds,
             queue_size=settings.ws_send_queue_size,
@@ -148,13 +167,18 @@ def create_services(settings: Settings, *, mongodb_uri: str) -> Services:
 
 
 def start(
-    services: Services, sockets: list[socket.socket], *, tls: ReloadingTLS | None = None
+    services: Services,
+    sockets: list[socket.socket],
+    *,
+    tls: ReloadingTLS | None = None,
+    slices: Sequence[Slice] = SLICES,
 ) -> RunningService:
-    """Serve on ``sockets`` at once; migrations run in the background (``/startupz``).
+    """Serve ``slices`` on ``sockets`` at once; migrations run in the background
+    (``/startupz``). ``services`` must have been created for the same slices.
 
     With ``tls``, serve HTTPS and follow rotations of the certificate files.
     """
-    server = make_server(services, tls=tls)
+    server = make_server(services, slices, tls=tls)
     server.add_sockets(sockets)
     if tls is not None:
         tls.start()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from gale_service.app import Services
+from gale_service.app import SLICES
 from gale_service.auth.principal import Principal
 from gale_service.auth.tokens import issue_token
+from gale_service.resources.slice import Slice
 from gale_service.server import RunningService, create_services, drain_then_stop, start
+from gale_service.services import Services
 from gale_service.settings import Settings
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado.netutil import bind_sockets
@@ -109,12 +111,19 @@ def settings_for_test(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def live_service(
-    mongodb_uri: str, *, driver: str = "pymongo", wait_started: bool = True, **overrides: Any
+    mongodb_uri: str,
+    *,
+    driver: str = "pymongo",
+    wait_started: bool = True,
+    slices: Sequence[Slice] = SLICES,
+    **overrides: Any,
 ) -> AsyncIterator[LiveService]:
+    """``slices``: the resources served (the shipped ones unless a test registers its own)."""
     settings = settings_for_test(mongo_driver=driver, **overrides)
     sockets = bind_sockets(0, "127.0.0.1")
     port = sockets[0].getsockname()[1]
-    running = start(create_services(settings, mongodb_uri=mongodb_uri), sockets)
+    services = create_services(settings, mongodb_uri=mongodb_uri, slices=slices)
+    running = start(services, sockets, slices=slices)
     client = AsyncHTTPClient(force_instance=True)
     live = LiveService(base_url=f"http://127.0.0.1:{port}", running=running, client=client)
     live.token = live.token_for(ADMIN, is_admin=True)

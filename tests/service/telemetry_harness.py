@@ -103,7 +103,7 @@ def application(live: LiveService) -> Application:
 
 
 def add_test_routes(live: LiveService) -> None:
-    store = live.services.store
+    store = live.services.stores["items"]
     application(live).add_handlers(
         r".*$",
         [

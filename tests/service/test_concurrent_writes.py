@@ -71,7 +71,7 @@ async def test_64_concurrent_writers_all_succeed_with_exact_events(service: Live
     ]
     written = 3 * WRITERS
 
-    store = service.services.store
+    store = service.services.stores["items"]
     stored = [e async for e in store.events.since(start) if e["type"].startswith("item.")]
     assert len(stored) == written
     positions = [e["_id"] for e in stored]
@@ -113,11 +113,11 @@ async def test_concurrent_writes_to_one_item_keep_its_order(service: LiveService
         # The creation may still be on its way to the feed when the watcher subscribes.
         live += [e for e in await events_until(watcher, 1) if e["event"] == "item.updated"]
     took = loop.time() - began
-    assert took < service.services.store.events.gap_timeout, f"the feed stalled {took:.1f} s"
+    assert took < service.services.events.gap_timeout, f"the feed stalled {took:.1f} s"
     assert [e["item"]["version"] for e in live] == list(range(2, writers + 2))
     assert [e["seq"] for e in live] == sorted(e["seq"] for e in live)
     versions = sorted(json.loads(r.body)["version"] for r in updated)
     assert versions == list(range(2, writers + 2))
-    entries = [e async for e in service.services.store.events.since(start)]
+    entries = [e async for e in service.services.events.since(start)]
     assert [e["_id"] for e in entries] == list(range(start + 1, start + len(entries) + 1))
     watcher.close()

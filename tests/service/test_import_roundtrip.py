@@ -67,7 +67,7 @@ async def test_an_export_imports_into_an_empty_database_unchanged(
         assert result["ids"] == [item["id"] for item in lines(exported)]
         assert result["skipped"] == []
         assert await export(empty) == exported, "same ids, fields, owners, times, versions"
-        events = [event async for event in empty.services.store.events.since(0)]
+        events = [event async for event in empty.services.events.since(0)]
         assert [(event["type"], str(event["item_id"])) for event in events] == [
             ("item.created", item_id) for item_id in result["ids"]
         ]

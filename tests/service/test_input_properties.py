@@ -20,13 +20,14 @@ from gale_service.auth.principal import Principal
 from gale_service.auth.request import parse_authorization, verify_session_cookie
 from gale_service.auth.sessions import decode_session, encode_session
 from gale_service.auth.tokens import InvalidToken, TokenPolicy, issue_token, verify_token
-from gale_service.bulk import parse_item_lines
+from gale_service.bulk import parse_lines
 from gale_service.handlers.base import accepts
-from gale_service.handlers.items import expected_version, not_modified
+from gale_service.handlers.conditional import expected_version, not_modified
 from gale_service.handlers.pages import safe_next
 from gale_service.head_limits import HEAD_END, bounded_head
 from gale_service.problems import Problem
-from gale_service.store.items import InvalidCursor, decode_cursor, encode_cursor
+from gale_service.resources.items.models import ItemImport
+from gale_service.store.cursors import InvalidCursor, decode_cursor, encode_cursor
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tornado.web import create_signed_value
@@ -262,16 +263,16 @@ def test_after_login_the_redirect_is_always_a_local_path(target: str) -> None:
 @example(b'{"name": "a"}\n' + b"[" * 100_000)
 @example(b'{"name": "\xff"}')
 def test_any_import_body_is_parsed_or_reported_line_by_line(body: bytes) -> None:
-    parsed = parse_item_lines(body)
-    assert parsed.items or parsed.broken or parsed.invalid
-    assert len(parsed.items) == len(parsed.lines)
+    parsed = parse_lines(body, ItemImport)
+    assert parsed.documents or parsed.broken or parsed.invalid
+    assert len(parsed.documents) == len(parsed.lines)
 
 
 @given(st.lists(json_values, min_size=1, max_size=20))
 def test_any_json_lines_are_items_or_listed_problems(values: list[Any]) -> None:
-    parsed = parse_item_lines("\n".join(json.dumps(value) for value in values).encode())
+    parsed = parse_lines("\n".join(json.dumps(value) for value in values).encode(), ItemImport)
     assert not parsed.broken
-    assert len(parsed.items) + len({e["field"].split(".")[0] for e in parsed.invalid}) >= 1
+    assert len(parsed.documents) + len({e["field"].split(".")[0] for e in parsed.invalid}) >= 1
 
 
 items = st.fixed_dictionaries(
@@ -286,10 +287,10 @@ items = st.fixed_dictionaries(
 @given(st.lists(items, min_size=1, max_size=30))
 def test_valid_lines_are_imported_as_written(documents: list[dict[str, Any]]) -> None:
     body = "\n".join(json.dumps(document) for document in documents).encode()
-    parsed = parse_item_lines(body)
+    parsed = parse_lines(body, ItemImport)
     assert not parsed.broken
     assert not parsed.invalid
-    assert parsed.items == [{"description": "", "tags": [], **d} for d in documents]
+    assert parsed.documents == [{"description": "", "tags": [], **d} for d in documents]
 
 
 # The same parsers behind a running service ------------------------------------------------

@@ -144,7 +144,7 @@ async def test_stale_if_match_is_412_and_changes_nothing(service: LiveService) -
     current = json.loads((await service.fetch(path)).body)
     assert current["name"] == "e-bike"
     assert current["version"] == 2
-    events = [event async for event in service.services.store.events.since(0)]
+    events = [event async for event in service.services.events.since(0)]
     assert [event["type"] for event in events] == ["item.created", "item.updated"]
 
 

@@ -26,9 +26,9 @@ def problem(response: HTTPResponse, status: int) -> dict[str, Any]:
 
 
 async def snapshot(service: LiveService) -> tuple[list[dict[str, Any]], int]:
-    store = service.services.store
+    store = service.services.stores["items"]
     page = await store.list(limit=100)
-    return page.items, await store.events.last_sequence()
+    return page.documents, await store.events.last_sequence()
 
 
 @pytest.fixture

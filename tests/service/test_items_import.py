@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from gale_service.bulk import MAX_IMPORT_ITEMS, parse_item_lines
+from gale_service.bulk import MAX_IMPORT_LINES, parse_lines
+from gale_service.resources.items.models import ItemImport
 
 from tests.mongo import SecantusServer
 from tests.service.harness import LiveService, live_service
@@ -18,7 +19,7 @@ def ndjson(*documents: object) -> str:
 
 
 async def event_count(service: LiveService) -> int:
-    return await service.services.store.events.last_sequence()
+    return await service.services.events.last_sequence()
 
 
 async def test_import_creates_every_line_with_its_event(service: LiveService) -> None:
@@ -30,7 +31,7 @@ async def test_import_creates_every_line_with_its_event(service: LiveService) ->
     page = json.loads((await service.fetch("/api/v1/items")).body)
     assert [item["id"] for item in page["items"]] == result["ids"]
     assert [item["name"] for item in page["items"]] == ["a", "b"]
-    events = [event async for event in service.services.store.events.since(0)]
+    events = [event async for event in service.services.events.since(0)]
     assert [(e["_id"], e["type"]) for e in events] == [(1, "item.created"), (2, "item.created")]
     assert [str(e["item_id"]) for e in events] == result["ids"]
 
@@ -42,7 +43,7 @@ async def test_rejected_imports_store_nothing(service: LiveService) -> None:
         (ndjson({"name": "ok"}, {"name": ""}, {"tags": "x"}), NDJSON, 422),
         (ndjson({"name": "ok"}), {"Content-Type": "application/json"}, 415),
         ("\n\n", NDJSON, 422),
-        (ndjson(*({"name": "n"} for _ in range(MAX_IMPORT_ITEMS + 1))), NDJSON, 422),
+        (ndjson(*({"name": "n"} for _ in range(MAX_IMPORT_LINES + 1))), NDJSON, 422),
     ]
     for body, headers, status in cases:
         response = await service.fetch(
@@ -67,15 +68,15 @@ async def test_every_bad_line_is_listed(service: LiveService) -> None:
 
 
 def test_parser_is_pure() -> None:
-    parsed = parse_item_lines(b'{"name": "a"}\n\n{"name": "b", "tags": ["x"]}')
-    assert parsed.items == [
+    parsed = parse_lines(b'{"name": "a"}\n\n{"name": "b", "tags": ["x"]}', ItemImport)
+    assert parsed.documents == [
         {"name": "a", "description": "", "tags": []},
         {"name": "b", "description": "", "tags": ["x"]},
     ]
     assert parsed.broken == parsed.invalid == []
-    assert parse_item_lines(b"\xff\n").broken[0]["field"] == "line 1"
-    too_many = parse_item_lines(b'{"name": "a"}\n' * 3, max_items=2)
-    assert too_many.items == []
+    assert parse_lines(b"\xff\n", ItemImport).broken[0]["field"] == "line 1"
+    too_many = parse_lines(b'{"name": "a"}\n' * 3, ItemImport, max_lines=2)
+    assert too_many.documents == []
     assert "at most 2" in too_many.invalid[0]["message"]
 
 
@@ -96,4 +97,4 @@ async def test_a_burst_beyond_the_pool_is_shed_with_503(mongo_server: SecantusSe
         assert all(response.headers["Retry-After"] == "1" for response in shed)
         assert json.loads(shed[0].body)["type"].endswith("/busy")
         created = codes.count(201) * 200
-        assert await live.services.store.events.last_sequence() == created
+        assert await live.services.events.last_sequence() == created

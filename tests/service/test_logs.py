@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from gale_service.logs import configure_logging
+from gale_service.redaction import scrub_headers, scrub_text
 from gale_service.settings import SettingsError, load_settings
-from gale_service.telemetry.redaction import scrub_headers, scrub_text
 
 from tests.service.harness import TEST_AUTH
 

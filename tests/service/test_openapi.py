@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from gale_service.handlers.base import ApiHandler
-from gale_service.models import ItemPatch, ItemWrite
+from gale_service.resources.items.models import ItemPatch, ItemWrite
 from openapi_spec_validator import validate
 from tornado.routing import Rule
 from tornado.web import Application

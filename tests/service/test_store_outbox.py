@@ -20,7 +20,7 @@ async def test_each_write_appends_its_event(service: LiveService) -> None:
     path = f"/api/v1/items/{item['id']}"
     await service.fetch(path, method="PUT", json_body={"name": "b", "tags": ["t"]})
     await service.fetch(path, method="DELETE")
-    events = [event async for event in service.services.store.events.since(0)]
+    events = [event async for event in service.services.events.since(0)]
     assert [(e["_id"], e["type"]) for e in events] == [
         (1, "item.created"),
         (2, "item.updated"),
@@ -30,7 +30,7 @@ async def test_each_write_appends_its_event(service: LiveService) -> None:
     assert events[1]["item"]["name"] == "b"
     assert events[1]["tags"] == ["t"]
     assert events[0]["at"] <= events[1]["at"] <= events[2]["at"]
-    after_first = [event["_id"] async for event in service.services.store.events.since(1)]
+    after_first = [event["_id"] async for event in service.services.events.since(1)]
     assert after_first == [2, 3]
 
 
@@ -51,7 +51,7 @@ async def test_concurrent_writers_that_all_commit_leave_no_gap(service: LiveServ
         )
     )
     assert [r.code for r in updates] == [200] * writers
-    store = service.services.store
+    store = service.services.stores["items"]
     events = [event async for event in store.events.since(0)]
     assert [event["_id"] for event in events] == list(range(1, 2 * writers + 1))
     assert await store.events.last_sequence() == 2 * writers
@@ -62,7 +62,7 @@ async def test_concurrent_writers_that_all_commit_leave_no_gap(service: LiveServ
 
 
 async def test_a_failing_write_leaves_neither_item_nor_event(service: LiveService) -> None:
-    store = service.services.store
+    store = service.services.stores["items"]
     kept = await store.create({"name": "kept", "description": "", "tags": []}, owner="me")
     # Occupy the next positions, as a reader's tombstone would, so each event insert fails
     # after the item write and the allocation already happened.
@@ -75,8 +75,8 @@ async def test_a_failing_write_leaves_neither_item_nor_event(service: LiveServic
     with pytest.raises(StoreUnavailable):
         await store.delete(kept["id"])
     page = await store.list(limit=10)
-    assert [item["name"] for item in page.items] == ["kept"]
-    assert page.items[0]["version"] == 1
+    assert [item["name"] for item in page.documents] == ["kept"]
+    assert page.documents[0]["version"] == 1
     assert [e["type"] async for e in store.events.since(0)] == ["item.created"] + ["squatter"] * 3
     after = await store.create({"name": "after", "description": "", "tags": []}, owner="me")
     assert [(e["_id"], e["type"]) async for e in store.events.since(4)] == [(5, "item.created")]
@@ -89,7 +89,7 @@ async def test_the_frontier_waits_for_an_allocated_position_then_abandons_it(
 ) -> None:
     """A position allocated by a writer that never commits (it crashed, say) holds the
     frontier back only until the gap timeout; then a tombstone fences it for good."""
-    store = service.services.store
+    store = service.services.stores["items"]
     follower = service.services.feed.follower
     hub = service.services.feed.hub
     await store.create({"name": "one", "description": "", "tags": []}, owner="me")
@@ -118,7 +118,7 @@ async def test_the_frontier_waits_for_an_allocated_position_then_abandons_it(
 async def test_a_failed_write_fences_its_positions_at_once(service: LiveService) -> None:
     """A writer whose transaction fails tombstones the positions it took right away, so
     the feed moves past them without waiting for the readers' gap timeout."""
-    store = service.services.store
+    store = service.services.stores["items"]
     watcher = await connect(service, token=service.token)
     await subscribe(watcher)
     counters = service.services.gateway.collection("counters")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from gale_service.bulk import MAX_IMPORT_ITEMS
+from gale_service.bulk import MAX_IMPORT_LINES
 
 from tests.mongo import SecantusServer
 from tests.service.clients import connect, subscribe
@@ -21,7 +21,7 @@ async def test_a_1000_line_import_reaches_200_subscribers_in_order(
         connections = [await connect(live, token=live.token) for _ in range(SUBSCRIBERS)]
         starts = {(await subscribe(c))["seq"] for c in connections}
         assert len(starts) == 1
-        body = "".join(json.dumps({"name": f"bulk {n}"}) + "\n" for n in range(MAX_IMPORT_ITEMS))
+        body = "".join(json.dumps({"name": f"bulk {n}"}) + "\n" for n in range(MAX_IMPORT_LINES))
         response = await live.fetch(
             "/api/v1/import/items",
             method="POST",
@@ -35,7 +35,7 @@ async def test_a_1000_line_import_reaches_200_subscribers_in_order(
         async def receive(connection: object) -> tuple[list[int], list[str], str | None]:
             positions: list[int] = []
             names: list[str] = []
-            while len(positions) < MAX_IMPORT_ITEMS:
+            while len(positions) < MAX_IMPORT_LINES:
                 message = await connection.read_message()  # type: ignore[attr-defined]
                 if message is None:
                     return positions, names, connection.close_reason  # type: ignore[attr-defined]
@@ -51,7 +51,7 @@ async def test_a_1000_line_import_reaches_200_subscribers_in_order(
         closed = [code for _, _, code in results if code is not None]
         assert closed == [], f"{len(closed)} subscribers were closed ({set(closed)})"
         start = starts.pop()
-        expected = list(range(start + 1, start + MAX_IMPORT_ITEMS + 1))
+        expected = list(range(start + 1, start + MAX_IMPORT_LINES + 1))
         for positions, names, _ in results:
             assert positions == expected
             assert names == ids

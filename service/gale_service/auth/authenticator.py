@@ -1,4 +1,5 @@
-"""Everything authentication needs, built once from the settings at start-up."""
+"""Everything authentication needs, built once at start-up (``services.authenticator``
+builds it from the settings, which sit above this package)."""
 
 from __future__ import annotations
 
@@ -6,24 +7,15 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from gale_service.auth.keys import KeySet, parse_key_set
+from gale_service.auth.keys import KeySet
 from gale_service.auth.passwords import PasswordHasher
 from gale_service.auth.principal import Principal
 from gale_service.auth.revocation import Revocations
 from gale_service.auth.token_cache import VerifiedTokens
 from gale_service.auth.tokens import TokenPolicy, issue_token
-from gale_service.executors import Executors
-from gale_service.settings import Environment, Settings, SettingsError
 from gale_service.store.users import UserExists, UserStore
 
 log = logging.getLogger(__name__)
-
-
-def _key_set(settings: Settings, name: str, *, numeric_ids: bool) -> KeySet:
-    value = getattr(settings, name)
-    if value is None:
-        raise SettingsError(f"GALE_{name.upper()}: required (id:secret pairs, newest first)")
-    return parse_key_set(value.get_secret_value(), numeric_ids=numeric_ids)
 
 
 @dataclass
@@ -36,33 +28,6 @@ class Authenticator:
     session_ttl_seconds: int
     revocations: Revocations
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, users: UserStore, executors: Executors
-    ) -> Authenticator:
-        secure = settings.secure_cookies
-        if secure is None:
-            secure = settings.env is Environment.PRODUCTION
-        return cls(
-            tokens=TokenPolicy(
-                keys=_key_set(settings, "jwt_keys", numeric_ids=False),
-                issuer=settings.jwt_issuer,
-                audience=settings.jwt_audience,
-                ttl_seconds=settings.jwt_ttl_seconds,
-            ),
-            cookie_secrets=_key_set(settings, "cookie_secrets", numeric_ids=True),
-            passwords=PasswordHasher(
-                executors.blocking,
-                time_cost=settings.argon2_time_cost,
-                memory_kib=settings.argon2_memory_kib,
-                parallelism=settings.argon2_parallelism,
-            ),
-            users=users,
-            secure_cookies=secure,
-            session_ttl_seconds=settings.session_ttl_seconds,
-            revocations=Revocations(users),
-        )
 
     async def login(self, username: str, password: str) -> Principal | None:
         """The principal for a correct username and password, else ``None``."""

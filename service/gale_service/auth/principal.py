@@ -1,4 +1,4 @@
-"""The authenticated caller, and the one rule that decides which items it may see."""
+"""The authenticated caller, and the one rule that decides whose documents it may see."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from gale_service.db import cancel_safety
 from gale_service.db.driver import (
+    ChangeStreamEnded,
     DatabaseUnavailable,
     MongoGateway,
     connect,
@@ -9,4 +10,4 @@ from gale_service.db.driver import (
 
 cancel_safety.install()
 
-__all__ = ["DatabaseUnavailable", "MongoGateway", "connect"]
+__all__ = ["ChangeStreamEnded", "DatabaseUnavailable", "MongoGateway", "connect"]

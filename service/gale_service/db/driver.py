@@ -31,6 +31,7 @@ from pymongo.errors import (
     ConnectionFailure,
     ExecutionTimeout,
     NetworkTimeout,
+    OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
     WTimeoutError,
@@ -54,6 +55,21 @@ UNAVAILABLE_ERRORS: tuple[type[PyMongoError], ...] = (
 class DatabaseUnavailable(Exception):
     """MongoDB cannot serve this request right now (unreachable, or a transaction that kept
     conflicting past its budget); the caller should answer 503 and retry later."""
+
+
+#: "$changeStream is only supported on replica sets", CommandNotSupported, and friends.
+NO_CHANGE_STREAMS = frozenset({40573, 115, 303})
+
+
+class ChangeStreamEnded(Exception):
+    """The server ended a change stream: ``expired`` when its lifetime (the client's
+    timeoutMS) ran out, so it should be reopened at once; ``unsupported`` when the server has
+    no change streams at all; otherwise it failed and may be retried later."""
+
+    def __init__(self, reason: str, *, expired: bool, unsupported: bool) -> None:
+        super().__init__(reason)
+        self.expired = expired
+        self.unsupported = unsupported
 
 
 #: A transaction's outcome hook: called, detached from the request, after an attempt failed.
@@ -161,12 +177,25 @@ class MongoGateway:
         pipeline: Sequence[Mapping[str, Any]] = (),
         **options: Any,
     ) -> AsyncIterator[Any]:
-        """A change stream on ``collection`` (``async for change in stream``)."""
-        stream = await _maybe_await(self.collection(collection).watch(list(pipeline), **options))
+        """A change stream on ``collection`` (``async for change in stream``). Its failures
+        arrive as :class:`ChangeStreamEnded` or :class:`DatabaseUnavailable`, never as a
+        driver's exception: nothing above this module handles those."""
         try:
-            yield stream
-        finally:
-            await stream.close()
+            stream = await _maybe_await(
+                self.collection(collection).watch(list(pipeline), **options)
+            )
+            try:
+                yield stream
+            finally:
+                await stream.close()
+        except OperationFailure as error:
+            raise ChangeStreamEnded(
+                str(error)[:200],
+                expired=bool(error.timeout),
+                unsupported=error.code in NO_CHANGE_STREAMS,
+            ) from error
+        except PyMongoError as error:
+            raise DatabaseUnavailable(_reason(error)) from error
 
     def after_abort(self, session: Session, hook: AbortHook) -> None:
         """Run ``hook`` if the current transaction attempt of ``session`` does not commit.

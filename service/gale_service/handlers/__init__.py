@@ -1,1 +1,2 @@
-"""HTTP handlers: thin translations between HTTP and the store. Only ``app`` imports them."""
+"""HTTP handlers: thin translations between HTTP and the store. Only the endpoint
+declarations (``app``, ``platform_endpoints``, ``resources``) import them."""

@@ -16,13 +16,12 @@ from gale_service.store.users import UserExists, public_user
 class AuthHandler(ApiHandler):
     @property
     def authenticator(self) -> Authenticator:
-        authenticator: Authenticator = self.application.settings["services"].auth
-        return authenticator
+        return self.services.auth
 
     def limit_login(self) -> None:
         """The strict login bucket, per client IP. Not per username: that would let anyone
         lock a user out by failing logins in their name."""
-        guard = self.application.settings["services"].guard
+        guard = self.services.guard
         guard.check_rate(guard.login, client_ip(self.request, trusted=guard.trusted_proxies))
 
     async def hashed(self, password: str) -> str:

@@ -11,7 +11,8 @@ import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from tornado.web import HTTPError, RequestHandler
+from tornado.httputil import HTTPServerRequest
+from tornado.web import Application, HTTPError, RequestHandler
 
 from gale_service import json_codec
 from gale_service.auth.principal import Principal
@@ -20,8 +21,8 @@ from gale_service.auth.sessions import session_cookie_name
 from gale_service.intake import declared_length
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
-from gale_service.security.guard import EXEMPT_ROUTES
 from gale_service.security.headers import new_nonce, security_headers
+from gale_service.services import Services, services_of
 from gale_service.store import StoreUnavailable
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -59,22 +60,33 @@ class ApiHandler(RequestHandler):
     #: Media types this handler can answer with; ``Accept`` must admit one of them.
     produces: tuple[str, ...] = ("application/json", PROBLEM_JSON)
 
-    def initialize(self, route: str = "unmatched", **services: Any) -> None:
+    def __init__(
+        self,
+        application: Application,
+        request: HTTPServerRequest,
+        *,
+        route: str = "unmatched",
+        exempt: bool = False,
+        **kwargs: Any,
+    ) -> None:
         """``route`` is the path template (``/api/v1/items/{item_id}``) used to name spans,
-        metrics and log lines without unbounded cardinality."""
+        metrics and log lines without unbounded cardinality; ``exempt`` routes (probes) skip
+        admission (:meth:`admit_request`). Taken here rather than in ``initialize`` so each
+        subclass's ``initialize`` declares just the dependencies of its own."""
         self.route = route
-        self.services = services
+        self.exempt = exempt
+        self.services: Services = services_of(application)
         self._counted = False
+        super().__init__(application, request, **kwargs)
 
     def _enter(self) -> None:
-        inflight = self.services.get("inflight")
-        if inflight is not None and not self._counted:
-            inflight.enter()
+        if not self._counted:
+            self.services.inflight.enter()
             self._counted = True
 
     def _leave(self) -> None:
         if self._counted:
-            self.services["inflight"].leave()
+            self.services.inflight.leave()
             self._counted = False
 
     def on_finish(self) -> None:
@@ -85,8 +97,7 @@ class ApiHandler(RequestHandler):
 
     @property
     def max_body_bytes(self) -> int:
-        limit: int = self.application.settings["gale"].max_body_bytes
-        return limit
+        return self.services.settings.max_body_bytes
 
     def set_default_headers(self) -> None:
         """Security headers on every response, errors included (``clear()`` calls this)."""
@@ -102,8 +113,7 @@ class ApiHandler(RequestHandler):
         return None
 
     async def authenticate(self) -> Principal | None:
-        services = self.application.settings.get("services")
-        return None if services is None else await authenticate(self, services.auth)
+        return await authenticate(self, self.services.auth)
 
     def require_user(self) -> Principal:
         """The caller, or 401 with a ``WWW-Authenticate`` challenge."""
@@ -121,10 +131,10 @@ class ApiHandler(RequestHandler):
         grant), so bearer requests are exempt, as are requests carrying no session cookie at
         all (they are anonymous and get a 401 where a user is needed).
         """
-        services = self.application.settings.get("services")
-        if uses_bearer(self) or services is None:
+        if uses_bearer(self):
             return
-        if self.get_cookie(session_cookie_name(secure=services.auth.secure_cookies)) is None:
+        secure = self.services.auth.secure_cookies
+        if self.get_cookie(session_cookie_name(secure=secure)) is None:
             return
         self.check_xsrf_token()
 
@@ -153,9 +163,9 @@ class ApiHandler(RequestHandler):
 
     async def admit_request(self) -> None:
         """Host allow-list, load shedding, authentication, then per-IP and per-user limits."""
-        services = self.application.settings.get("services")
-        if services is None or self.route in EXEMPT_ROUTES:
+        if self.exempt:
             return
+        services = self.services
         guard = services.guard
         guard.check_host(self.request.host)
         guard.check_load(services.inflight.count)
@@ -169,7 +179,7 @@ class ApiHandler(RequestHandler):
             self.set_header(name, value)
 
     def compute_etag(self) -> str | None:
-        """Item ETags come from the stored version, not from hashing the body."""
+        """Document ETags come from the stored version, not from hashing the body."""
         return None
 
     async def prepare(self) -> None:

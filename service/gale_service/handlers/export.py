@@ -1,4 +1,5 @@
-"""``/api/v1/export/items``: every item as NDJSON, streamed so memory stays flat."""
+"""``GET /api/v1/export/<name>``: every document of a resource as NDJSON, streamed so memory
+stays flat."""
 
 from __future__ import annotations
 
@@ -6,25 +7,26 @@ import logging
 
 from tornado.iostream import StreamClosedError
 
-from gale_service.handlers.base import ApiHandler, dump_json
-from gale_service.store import ItemStore
+from gale_service.handlers.base import dump_json
+from gale_service.handlers.documents import ResourceHandler
 
 FLUSH_EVERY = 200
 log = logging.getLogger(__name__)
 
 
-class ItemExportHandler(ApiHandler):
+class ExportHandler(ResourceHandler):
     produces = ("application/x-ndjson", "application/json")
 
     async def get(self) -> None:
-        store: ItemStore = self.services["store"]
-        owner = self.require_user().owner_scope()
+        owner = self.scope()
         self.set_header("Content-Type", "application/x-ndjson")
-        self.set_header("Content-Disposition", 'attachment; filename="items.ndjson"')
+        self.set_header(
+            "Content-Disposition", f'attachment; filename="{self.resource.name}.ndjson"'
+        )
         pending = sent = 0
         try:
-            async for item in store.export(owner=owner):
-                self.write(dump_json(item) + "\n")
+            async for document in self.store.export(owner=owner):
+                self.write(dump_json(document) + "\n")
                 pending += 1
                 sent += 1
                 if pending >= FLUSH_EVERY:
@@ -33,4 +35,4 @@ class ItemExportHandler(ApiHandler):
             self.finish()
         except StreamClosedError:
             # The client hung up (a cancelled download): nothing is wrong with the service.
-            log.info("export abandoned by the client", extra={"items_sent": sent})
+            log.info("export abandoned by the client", extra={"documents_sent": sent})

@@ -9,8 +9,7 @@ from gale_service.health import Health
 class ProbeHandler(ApiHandler):
     @property
     def health(self) -> Health:
-        health: Health = self.services["health"]
-        return health
+        return self.services.health
 
     def answer(self, ok: bool, reason: str) -> None:
         self.set_header("Cache-Control", "no-store")

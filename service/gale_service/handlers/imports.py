@@ -1,34 +1,35 @@
-"""``POST /api/v1/import/items``: many items from one NDJSON body, all or nothing.
+"""``POST /api/v1/import/<name>``: many documents of a resource from one NDJSON body, all or
+nothing.
 
 Parsing and validation run in the ``cpu`` process pool; the inserts and their events then
 commit in one transaction, so a rejected import stores nothing.
 
 An export imports back unchanged: lines may carry ``id``, ``owner``, ``created_at``,
 ``updated_at`` and ``version``, which are kept. Ownership: a line without ``owner`` belongs
-to the caller; only an admin may import items for another owner (a user's lines naming
+to the caller; only an admin may import documents for another owner (a user's lines naming
 someone else are a 403). An id that is already stored makes the whole import a 409 listing
 every such id, unless the caller asks ``?on_conflict=skip``: then those lines are skipped.
 """
 
 from __future__ import annotations
 
-from gale_service.bulk import parse_item_lines
-from gale_service.executors import ExecutorBusy, Executors
-from gale_service.handlers.items import ItemsBase
+from gale_service.bulk import parse_lines
+from gale_service.executors import ExecutorBusy
+from gale_service.handlers.documents import ResourceHandler
 from gale_service.problems import Problem
-from gale_service.store.errors import ItemsExist
+from gale_service.store import DocumentsExist
 
 NDJSON = "application/x-ndjson"
 ON_CONFLICT = ("fail", "skip")
 
 
-class ItemImportHandler(ItemsBase):
+class ImportHandler(ResourceHandler):
     async def post(self) -> None:
         media = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if media != NDJSON:
             raise Problem(
                 415,
-                f"expected a body of type {NDJSON} (one item per line), "
+                f"expected a body of type {NDJSON} (one {self.resource.singular} per line), "
                 f"got {media or 'no Content-Type'}",
                 slug="unsupported-media-type",
             )
@@ -41,9 +42,10 @@ class ItemImportHandler(ItemsBase):
                 errors=[{"field": "on_conflict", "message": "fail (the default) or skip"}],
             )
         principal = self.require_user()
-        executors: Executors = self.services["executors"]
         try:
-            parsed = await executors.cpu.run(parse_item_lines, self.request.body)
+            parsed = await self.services.executors.cpu.run(
+                parse_lines, self.request.body, self.resource.restore
+            )
         except ExecutorBusy:
             raise Problem(
                 503,
@@ -67,8 +69,8 @@ class ItemImportHandler(ItemsBase):
             )
         foreign = [
             {"field": f"line {line}.owner", "message": f"not {principal.username}: admins only"}
-            for line, item in zip(parsed.lines, parsed.items, strict=True)
-            if item.get("owner", principal.username) != principal.username
+            for line, document in zip(parsed.lines, parsed.documents, strict=True)
+            if document.get("owner", principal.username) != principal.username
         ]
         if foreign and not principal.is_admin:
             raise Problem(
@@ -79,17 +81,17 @@ class ItemImportHandler(ItemsBase):
             )
         try:
             stored, skipped = await self.store.restore_many(
-                parsed.items, owner=principal.username, skip_existing=on_conflict == "skip"
+                parsed.documents, owner=principal.username, skip_existing=on_conflict == "skip"
             )
-        except ItemsExist as error:
+        except DocumentsExist as error:
             raise Problem(
                 409,
-                f"{len(error.ids)} item id(s) already exist; nothing was imported "
-                "(send ?on_conflict=skip to import the others)",
-                slug="items-exist",
-                errors=[{"field": item_id, "message": "already exists"} for item_id in error.ids],
+                f"{len(error.ids)} {self.resource.singular} id(s) already exist; nothing was "
+                "imported (send ?on_conflict=skip to import the others)",
+                slug=f"{self.resource.name}-exist",
+                errors=[{"field": key, "message": "already exists"} for key in error.ids],
             ) from None
         self.write_json(
-            {"created": len(stored), "ids": [item["id"] for item in stored], "skipped": skipped},
+            {"created": len(stored), "ids": [doc["id"] for doc in stored], "skipped": skipped},
             status=201 if stored else 200,
         )

@@ -1,4 +1,5 @@
-"""The browser pages: ``/`` (your items, live), ``/items/{id}``, ``/login``, ``/logout``.
+"""The platform's browser pages (``/login``, ``/logout``, ``/language``) and the base every
+page shares, resources' pages included.
 
 Pages reuse the API's guard (Host allow-list, shedding, rate limits) and security headers,
 but authenticate by the signed session cookie, always check the XSRF token on POST, and
@@ -10,7 +11,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import tornado.locale
 from tornado.web import HTTPError
@@ -28,10 +29,9 @@ from gale_service.executors import ExecutorBusy
 from gale_service.handlers.base import RETRY_AFTER_SECONDS, ApiHandler
 from gale_service.problems import Problem
 from gale_service.security.client_ip import client_ip
-from gale_service.store import ItemNotFound, ItemStore, StoreUnavailable
+from gale_service.store import StoreUnavailable
 
 LOCALES = {"en": "en_US", "de": "de_DE"}
-PAGE_SIZE = 100
 
 
 def safe_next(target: str | None) -> str:
@@ -49,8 +49,7 @@ class PageHandler(ApiHandler):
 
     @property
     def authenticator(self) -> Authenticator:
-        authenticator: Authenticator = self.application.settings["services"].auth
-        return authenticator
+        return self.services.auth
 
     async def authenticate(self) -> Principal | None:
         """Pages are for browsers: a broken ``Authorization`` header just means anonymous."""
@@ -98,39 +97,10 @@ class PageHandler(ApiHandler):
         elif isinstance(error, StoreUnavailable):
             status_code = 503
             self.set_header("Retry-After", RETRY_AFTER_SECONDS)
-        elif error is not None and self.application.settings["gale"].is_dev:
+        elif error is not None and self.services.settings.is_dev:
             trace = "".join(traceback.format_exception(*kwargs["exc_info"]))
         self.set_status(status_code)
         self.render("error.html", status=status_code, trace=trace)
-
-
-class IndexPage(PageHandler):
-    async def get(self) -> None:
-        principal: Principal | None = self.current_user
-        if principal is None:
-            self.redirect(self.reverse_url("login") + "?next=/")
-            return
-        store: ItemStore = self.services["store"]
-        hub = self.application.settings["services"].feed.hub
-        # The position is read before the list, so the live client resumes from a point
-        # that the rendered list already includes: nothing falls in between.
-        seq = hub.position if hub.position is not None else await store.events.last_sequence()
-        page = await store.list(limit=PAGE_SIZE, owner=principal.owner_scope())
-        self.render("index.html", items=list(reversed(page.items)), seq=seq)
-
-
-class ItemPage(PageHandler):
-    async def get(self, item_id: str) -> None:
-        principal: Principal | None = self.current_user
-        if principal is None:
-            self.redirect(self.reverse_url("login") + "?" + urlencode({"next": self.request.path}))
-            return
-        store: ItemStore = self.services["store"]
-        try:
-            item = await store.get(item_id, owner=principal.owner_scope())
-        except ItemNotFound:
-            raise HTTPError(404) from None
-        self.render("item.html", item=item)
 
 
 class LoginPage(PageHandler):
@@ -138,7 +108,7 @@ class LoginPage(PageHandler):
         self.render("login.html", error=None, next=safe_next(self.get_query_argument("next", "/")))
 
     async def post(self) -> None:
-        guard = self.application.settings["services"].guard
+        guard = self.services.guard
         guard.check_rate(guard.login, client_ip(self.request, trusted=guard.trusted_proxies))
         username = self.get_body_argument("username", "")[:64]
         password = self.get_body_argument("password", "")[:1024]

@@ -1,4 +1,4 @@
-"""``/api/v1/ws``: live ``item.*`` events over a WebSocket.
+"""``/api/v1/ws``: live change events of every resource over a WebSocket.
 
 The upgrade is refused unless the caller is authenticated (bearer token, or session cookie
 from a page) and, for browsers, the ``Origin`` is allowed: a cookie-authenticated WebSocket
@@ -27,6 +27,7 @@ from gale_service.live.messages import InvalidMessage, parse_client_message
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
 from gale_service.security.headers import new_nonce, security_headers
+from gale_service.services import services_of
 from gale_service.store import StoreUnavailable
 from gale_service.telemetry.metrics import websocket_closed, websocket_message, websocket_opened
 from gale_service.telemetry.tracing import websocket_message_span
@@ -39,7 +40,7 @@ WAKE = ""
 class LiveSocketHandler(WebSocketHandler):
     def initialize(self, route: str = "/api/v1/ws", **_: Any) -> None:
         self.route = route
-        self.services = self.application.settings["services"]
+        self.services = services_of(self.application)
         self.principal: Principal | None = None
         self.subscription: Subscription | None = None
         self.invalid_messages = 0
@@ -50,8 +51,7 @@ class LiveSocketHandler(WebSocketHandler):
 
     @property
     def feed(self) -> LiveFeed:
-        feed: LiveFeed = self.services.feed
-        return feed
+        return self.services.feed
 
     async def prepare(self) -> None:
         guard = self.services.guard

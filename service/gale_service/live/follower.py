@@ -17,9 +17,7 @@ import contextlib
 import logging
 import time
 
-from pymongo.errors import OperationFailure, PyMongoError
-
-from gale_service.db import DatabaseUnavailable, MongoGateway
+from gale_service.db import ChangeStreamEnded, DatabaseUnavailable, MongoGateway
 from gale_service.live.hub import Hub
 from gale_service.store.events import EVENTS, EventLog
 
@@ -27,8 +25,6 @@ log = logging.getLogger(__name__)
 RETRY_SECONDS = 1.0
 #: Server-side wait per change-stream getMore; must stay below the client's timeoutMS.
 AWAIT_MS = 1000
-#: "$changeStream is only supported on replica sets", CommandNotSupported, and friends.
-NO_CHANGE_STREAMS = frozenset({40573, 115, 303})
 STOP_TIMEOUT_SECONDS = 5.0
 #: How often the resolved frontier is recorded (so a restart need not walk the log).
 RECORD_SECONDS = 1.0
@@ -148,13 +144,13 @@ class EventFollower:
                         self._announced = True
                     async for _change in stream:
                         self.wake()
-            except OperationFailure as error:
-                if error.timeout:
+            except ChangeStreamEnded as error:
+                if error.expired:
                     # The client's timeoutMS bounds a stream's lifetime: reopen it, and read
                     # once in case a change fell between the two streams.
                     self.wake()
                     continue
-                if error.code not in NO_CHANGE_STREAMS:
+                if not error.unsupported:
                     log.warning("change stream failed", extra={"error": str(error)[:200]})
                     await asyncio.sleep(RETRY_SECONDS)
                     continue
@@ -163,7 +159,7 @@ class EventFollower:
                     extra={"error": str(error)[:200], "poll_seconds": self._poll_interval},
                 )
                 return
-            except (PyMongoError, DatabaseUnavailable) as error:
+            except DatabaseUnavailable as error:
                 if self.stopping():
                     return
                 log.warning("change stream interrupted", extra={"error": str(error)[:200]})

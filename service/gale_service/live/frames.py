@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gale_service import json_codec
-from gale_service.store.items import to_public
+from gale_service.store.documents import to_public
+from gale_service.store.events import event_kind
 
 
 def dumps(frame: dict[str, Any]) -> str:
@@ -14,14 +15,16 @@ def dumps(frame: dict[str, Any]) -> str:
 
 
 def event_frame(event: dict[str, Any]) -> str:
-    """``{"type": "event", "seq": N, "event": "item.created", "item": {...}}``; ``seq`` is the
-    resume token the client sends back after a reconnect."""
+    """``{"type": "event", "seq": N, "event": "item.created", "item": {...}}``: the document
+    under its kind's name, as the API shows it. ``seq`` is the resume token the client sends
+    back after a reconnect."""
+    kind = event_kind(event)
     return dumps(
         {
             "type": "event",
             "seq": int(event["_id"]),
             "event": event["type"],
-            "item": to_public(event["item"]),
+            kind: to_public(event[kind]),
         }
     )
 

@@ -94,7 +94,7 @@ class Hub:
             return
         self.position = seq
         frame = event_frame(event) if is_event(event) else None
-        # What ``wants`` reads, not the item: the frame already holds that.
+        # What ``wants`` reads, not the document: the frame already holds that.
         slim = {key: event.get(key) for key in ("_id", "type", "owner", "tags")}
         self.recent.append(Published(seq, slim, frame))
         for subscription in list(self.subscriptions):

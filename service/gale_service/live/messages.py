@@ -1,7 +1,7 @@
 """What a client may send over the live WebSocket, as a JSON schema.
 
 - ``{"type": "subscribe"}``: every event the caller may see;
-  ``"tags": ["a", "b"]`` narrows to items carrying any of them;
+  ``"tags": ["a", "b"]`` narrows to documents carrying any of them;
   ``"resume_from": N`` replays everything after sequence N first (the reconnect path).
 - ``{"type": "ping"}``: an application-level liveness check, answered with ``pong``.
 """

@@ -2,7 +2,9 @@
 and most telling first: Host allow-list, load shedding, then rate limits.
 
 A refusal is raised as a :class:`~gale_service.problems.Problem`, so it reaches the client as
-problem+json with ``Retry-After`` like every other error, and is counted by reason.
+problem+json with ``Retry-After`` like every other error, and is counted by reason. Probes
+and scrapes are exempt (their endpoints are declared ``exempt``): kubelet uses the pod IP as
+Host, and a probe must never be limited or shed.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from gale_service.security.ratelimit import RateLimiter, rate_limit_headers
 from gale_service.settings import Settings
 from gale_service.telemetry.metrics import record_rejection
 
-#: Probes and scrapes: kubelet uses the pod IP as Host and must never be limited or shed.
-EXEMPT_ROUTES = frozenset({"/livez", "/readyz", "/startupz", "/metrics"})
 SHED_RETRY_AFTER_SECONDS = "1"
 
 

@@ -1,15 +1,22 @@
-"""Persistence for the sample domain; the only layer above the driver seam."""
+"""Persistence: resource-agnostic versioned documents, the event outbox, users and
+migrations; the only layer above the driver seam, and the only one that speaks MongoDB."""
 
-from gale_service.store.errors import ItemNotFound, PreconditionFailed, StoreUnavailable
+from gale_service.store.documents import VersionedStore
+from gale_service.store.errors import (
+    DocumentNotFound,
+    DocumentsExist,
+    PreconditionFailed,
+    StoreUnavailable,
+)
 from gale_service.store.events import EventLog
-from gale_service.store.items import ItemStore
 from gale_service.store.migrations import apply_migrations
 
 __all__ = [
+    "DocumentNotFound",
+    "DocumentsExist",
     "EventLog",
-    "ItemNotFound",
-    "ItemStore",
     "PreconditionFailed",
     "StoreUnavailable",
+    "VersionedStore",
     "apply_migrations",
 ]

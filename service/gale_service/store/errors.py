@@ -3,19 +3,19 @@
 from gale_service.db import DatabaseUnavailable
 
 
-class ItemNotFound(LookupError):
-    """No such item (or a malformed id, which can never name one)."""
+class DocumentNotFound(LookupError):
+    """No such document (or a malformed id, which can never name one)."""
 
 
 class PreconditionFailed(Exception):
     """The caller's expected version is not the stored one; nothing was changed."""
 
     def __init__(self, *, current_version: int) -> None:
-        super().__init__(f"the item is at version {current_version}")
+        super().__init__(f"the document is at version {current_version}")
         self.current_version = current_version
 
 
-class ItemsExist(Exception):
+class DocumentsExist(Exception):
     """An import names ids that are already stored; nothing was written."""
 
     def __init__(self, ids: list[str]) -> None:
@@ -25,4 +25,4 @@ class ItemsExist(Exception):
 
 StoreUnavailable = DatabaseUnavailable
 
-__all__ = ["ItemNotFound", "ItemsExist", "PreconditionFailed", "StoreUnavailable"]
+__all__ = ["DocumentNotFound", "DocumentsExist", "PreconditionFailed", "StoreUnavailable"]

@@ -3,12 +3,12 @@
 Positions are allocated *outside* the transaction, by an atomic ``$inc`` on a counter
 document that no transaction ever touches, so concurrent writers never conflict on it (a
 single-document update outside a transaction waits its turn; it is not aborted). The
-writer allocates only after its item write, and the event insert in its transaction carries
+writer allocates only after its document write, and the event insert in its transaction carries
 that position as ``_id``. Three consequences, each handled:
 
-- Per-item order: a write to an item can only succeed once the previous write to that item
+- Per-document order: a write to a document can only succeed once the previous write to it
   has committed (otherwise it write-conflicts and retries), and it allocates after that, so
-  positions of one item's events follow their commit order.
+  positions of one document's events follow their commit order.
 - Gaps: a position can be allocated and not (yet) committed, so the log may hold N+1 before
   N. Readers never publish past a gap: they wait, up to :attr:`EventLog.gap_timeout`, for
   N to commit, and then *abandon* it by inserting a tombstone with ``_id`` N outside any
@@ -38,7 +38,6 @@ from gale_service.db.driver import Document, Session
 EVENTS = "events"
 COUNTERS = "counters"
 FRONTIER = "events.frontier"
-EVENT_TYPES = ("item.created", "item.updated", "item.deleted")
 #: The ``type`` of a tombstone: a position whose write never committed.
 ABANDONED = "position.abandoned"
 DUPLICATE_KEY = 11000
@@ -49,25 +48,37 @@ class PositionAbandoned(DatabaseUnavailable):
     written, and the client may retry (503)."""
 
 
-def is_event(document: Document) -> bool:
-    """An ``item.*`` event, as opposed to a tombstone (or anything else in the log)."""
-    return document.get("type") in EVENT_TYPES
+def is_event(entry: Document) -> bool:
+    """A change event, as opposed to a tombstone."""
+    return bool(entry.get("type", ABANDONED) != ABANDONED)
 
 
-def _event(seq: int, *, type: str, item: Document, at: datetime) -> Document:
+def event_kind(entry: Document) -> str:
+    """The resource kind an event is about: ``item`` for ``item.created``."""
+    return str(entry["type"]).partition(".")[0]
+
+
+def _event(
+    seq: int, *, kind: str, change: str, document: Document, tags: str | None, at: datetime
+) -> Document:
+    """``{"type": "<kind>.<change>", "<kind>_id": ..., "<kind>": {...}}``: the document under
+    its own kind's name, so each resource's events read naturally (and items' stay as they
+    were stored before resources were generalised). ``owner`` and ``tags`` (the values of
+    the resource's ``tags`` field, if it has one) are what the live feed filters on, for
+    every kind."""
     return {
         "_id": seq,
-        "type": type,
-        "item_id": item["_id"],
-        "owner": item.get("owner"),
-        "tags": item.get("tags", []),
-        "item": item,
+        "type": f"{kind}.{change}",
+        f"{kind}_id": document["_id"],
+        "owner": document.get("owner"),
+        "tags": document.get(tags, []) if tags is not None else [],
+        kind: document,
         "at": at,
     }
 
 
 class EventLog:
-    """Append and read ``item.*`` events by position."""
+    """Append and read change events (``<kind>.created|updated|deleted``) by position."""
 
     def __init__(self, gateway: MongoGateway, *, gap_timeout: float | None = None) -> None:
         self._gateway = gateway
@@ -88,26 +99,24 @@ class EventLog:
         self,
         session: Session,
         *,
-        type: str,
-        item: Document,
+        kind: str,
+        change: str,
+        documents: Sequence[Document],
         at: datetime,
+        tags: str | None,
     ) -> int:
-        """Append one event inside the caller's transaction and return its position."""
-        return await self.append_many(session, type=type, items=[item], at=at)
+        """One event per document at consecutive positions (one allocation), inside the
+        caller's transaction; the last position.
 
-    async def append_many(
-        self, session: Session, *, type: str, items: Sequence[Document], at: datetime
-    ) -> int:
-        """One event per item at consecutive positions (one allocation); the last.
-
-        Call it after the transaction's item writes, so per-item order holds (see above).
+        Call it after the transaction's document writes, so per-document order holds (see
+        above).
         """
-        last = await self._allocate(len(items))
-        first = last - len(items) + 1
+        last = await self._allocate(len(documents))
+        first = last - len(documents) + 1
         self._gateway.after_abort(session, lambda: self.abandon(first, last))
         events = [
-            _event(seq, type=type, item=item, at=at)
-            for seq, item in zip(range(first, last + 1), items, strict=True)
+            _event(seq, kind=kind, change=change, document=document, tags=tags, at=at)
+            for seq, document in zip(range(first, last + 1), documents, strict=True)
         ]
         try:
             if len(events) == 1:

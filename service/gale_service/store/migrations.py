@@ -1,7 +1,11 @@
-"""Indexes and data migrations, applied at start-up, idempotently, recorded in one document.
+"""Indexes and data migrations of the platform's collections, applied at start-up,
+idempotently, recorded in one document.
 
 Each step runs once per database: the ``schema_version`` document records the highest applied
 step, and index creation is itself idempotent, so two replicas starting together are safe.
+A resource's listing indexes are not steps here: its store ensures them at every start
+(:meth:`~gale_service.store.VersionedStore.ensure_indexes`), so a new resource needs none.
+Step 1 created the items' indexes before that; its number stays taken.
 """
 
 from __future__ import annotations
@@ -21,12 +25,6 @@ META = "meta"
 VERSION_ID = "schema_version"
 
 Migration = Callable[[MongoGateway], Awaitable[None]]
-
-
-async def _items_indexes(gateway: MongoGateway) -> None:
-    items = gateway.collection("items")
-    await items.create_index([("tags", ASCENDING), ("_id", ASCENDING)], name="tags_id")
-    await items.create_index([("owner", ASCENDING), ("_id", ASCENDING)], name="owner_id")
 
 
 async def _events_indexes(gateway: MongoGateway) -> None:
@@ -61,7 +59,6 @@ async def _users_case_insensitive(gateway: MongoGateway) -> None:
 
 
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
-    (1, "items: tag and owner listing indexes", _items_indexes),
     (2, "events: time index for audit queries", _events_indexes),
     (3, "users: usernames unique regardless of letter case", _users_case_insensitive),
 )

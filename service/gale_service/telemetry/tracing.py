@@ -32,12 +32,10 @@ from tornado import httputil
 from tornado.web import Application, RequestHandler
 
 from gale_service.logs import request_context
+from gale_service.redaction import scrub_query
 from gale_service.telemetry import metrics
-from gale_service.telemetry.redaction import scrub_query
 
 TRACER = trace.get_tracer("gale_service")
-#: Routes neither traced nor counted in the request metrics.
-UNOBSERVED_ROUTES = frozenset({"/livez", "/readyz", "/startupz", "/metrics"})
 
 
 class ObservedRequest:
@@ -226,11 +224,19 @@ class ObservedApplication(Application):
 
     ``trace_requests=False`` (``GALE_TRACE_REQUESTS``) turns the spans off, e.g. when an
     external instrumentation is used instead; metrics and log fields of that span stay.
+    ``unobserved``: route templates neither traced nor counted (the endpoints declare them).
     """
 
-    def __init__(self, *args: Any, trace_requests: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        trace_requests: bool = True,
+        unobserved: frozenset[str] = frozenset(),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.trace_requests = trace_requests
+        self.unobserved = unobserved
 
     def get_handler_delegate(
         self,
@@ -244,7 +250,7 @@ class ObservedApplication(Application):
             request, target_class, target_kwargs, path_args, path_kwargs
         )
         route = (target_kwargs or {}).get("route", metrics.UNMATCHED_ROUTE)
-        if route in UNOBSERVED_ROUTES:
+        if route in self.unobserved:
             return inner
         observed = ObservedRequest(request, route=route, traced=self.trace_requests)
         return _ObservedDelegate(inner, observed)
@@ -258,7 +264,6 @@ class ObservedApplication(Application):
 
 __all__ = [
     "TRACER",
-    "UNOBSERVED_ROUTES",
     "ObservedApplication",
     "ObservedRequest",
     "outgoing_headers",
