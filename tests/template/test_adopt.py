@@ -41,8 +41,8 @@ KEEP = re.compile(r"<!-- adopt:keep -->.*?<!-- /adopt:keep -->", re.DOTALL)
 SLICE = (
     "tests/service/test_settings_readme.py",
     "tests/service/test_settings.py",
-    "tests/service/test_items_crud.py",
-    "tests/service/test_metrics.py",
+    "tests/service/resources/test_items_crud.py",
+    "tests/service/telemetry/test_metrics.py",
     "tests/observability/test_metric_names_emitted.py",
     "tests/operator/core",
     "tests/operator/test_crd.py",

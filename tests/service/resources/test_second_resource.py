@@ -338,7 +338,7 @@ async def test_schemathesis_finds_nothing_wrong_with_notes(
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
-        str(here.with_name("schemathesis.toml")),
+        str(here.with_name("schemathesis_notes.toml")),
         "run",
         f"{live.base_url}/openapi.json",
         "--include-path-regex",

@@ -18,7 +18,7 @@ from tests.mongo import SecantusServer
 from tests.service.harness import ADMIN, ADMIN_PASSWORD, LiveService, live_service
 from tests.tools import require_tool
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 HOSTILE_NAME = "<img src=x onerror=\"document.title='pwned'\"> kettle"
 

@@ -114,7 +114,7 @@ async def test_schemathesis_finds_nothing(one_driver: LiveService, tmp_path: Pat
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
-        str(Path(__file__).with_name("schemathesis.toml")),
+        str(Path(__file__).with_name("schemathesis_items.toml")),
         "run",
         f"{one_driver.base_url}/openapi.json",
         "--checks",
@@ -139,7 +139,7 @@ async def test_schemathesis_finds_nothing(one_driver: LiveService, tmp_path: Pat
         env=environment,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        cwd=Path(__file__).parents[2],
+        cwd=Path(__file__).parents[3],
     )
     output, _ = await asyncio.wait_for(process.communicate(), timeout=150)
     text = output.decode(errors="replace")
