@@ -88,7 +88,9 @@ class CollectionHandler(ResourceHandler):
         tag = None
         if self.resource.tags is not None:
             tag = self.get_query_argument("tag", None) or None
-        cursor = self.get_query_argument("cursor", None) or None
+        # strip=False: Tornado turns control characters into spaces and strips them, which
+        # would make a cursor of "%1A" read as none instead of one that was never issued.
+        cursor = self.get_query_argument("cursor", None, strip=False) or None
         try:
             page = await self.store.list(
                 limit=int(raw_limit), cursor=cursor, tag=tag, owner=self.scope()

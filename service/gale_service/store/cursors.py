@@ -6,9 +6,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 
 from bson import ObjectId
 from bson.errors import InvalidId
+
+#: What :func:`encode_cursor` writes; ``urlsafe_b64decode`` would silently drop anything else.
+ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 
 
 class InvalidCursor(ValueError):
@@ -23,6 +27,8 @@ def encode_cursor(*, after: str, tag: str | None) -> str:
 def decode_cursor(cursor: str, *, tag: str | None) -> ObjectId:
     """The ``_id`` to continue after; :class:`InvalidCursor` for anything else, whatever the
     bytes (bad base64, JSON, shape or id) or a cursor issued for another filter."""
+    if not ALPHABET.fullmatch(cursor):
+        raise InvalidCursor("cursor is not one this service issued")
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))

@@ -66,7 +66,7 @@ async def test_tag_filter_and_cursor_bound_to_it(service: LiveService) -> None:
 
 
 async def test_cursors_this_service_did_not_issue_are_400(service: LiveService) -> None:
-    for cursor in ("garbage", "eyJhIjoxfQ", "!!!", "e30"):
+    for cursor in ("garbage", "eyJhIjoxfQ", "!!!", "e30", "%1A", "+", "%20e30"):
         response = await service.fetch(f"/api/v1/items?cursor={cursor}")
         assert response.code == 400, cursor
         assert response.headers["Content-Type"].startswith("application/problem+json")

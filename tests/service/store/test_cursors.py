@@ -47,6 +47,9 @@ def forged(payload: object) -> str:
         "bogus",
         "====",
         "%%%",
+        " ",
+        "e30 ",
+        "e3\x1a0",
         forged({"t": None}),
         forged({"a": "not an object id", "t": None}),
         forged({"a": 12, "t": None}),
@@ -70,3 +73,12 @@ def test_cursors_follow_insertion_order() -> None:
     """Keyset paging continues after ``_id``: ids made later sort after the cursor's."""
     first, later = ObjectId(), ObjectId()
     assert decode_cursor(encode_cursor(after=str(first), tag=None), tag=None) < later
+
+
+@pytest.mark.parametrize("junk", [" ", "\x1a", "+", "\n"])
+def test_an_issued_cursor_with_a_stray_character_is_refused(junk: str) -> None:
+    """Base64 decoding drops characters outside its alphabet (four keep the padding right);
+    the cursor must not."""
+    issued = encode_cursor(after=str(ObjectId()), tag=None)
+    with pytest.raises(InvalidCursor, match="not one this service issued"):
+        decode_cursor(issued[:4] + junk * 4 + issued[4:], tag=None)
