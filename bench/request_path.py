@@ -12,6 +12,10 @@ validates its response through pydantic), and Gale's full default stack three wa
 (10 % of requests traced, as in production, exported to a real OTLP receiver),
 ``gale-traced`` (every request traced and exported) and ``gale-untraced`` (no spans).
 
+``--against REF`` also runs each selected Gale mode from the service as committed at a git
+``REF`` (``gale-untraced@HEAD~1``), in the same run and interleaved with the others: on a busy
+machine, the before/after of a change is only comparable that way.
+
 Each server runs alone on core 0, wrk and the database on core 1 (``taskset``, when the
 machine has it and two cores). Absolute numbers depend on the machine, and SecantusDB is
 much slower than mongod, so the ratios printed at the end are what to compare. The figures
@@ -22,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.harness import (
+    REPO,
     SERVER_CPU,
     Result,
     bearer,
@@ -112,10 +119,24 @@ def backends(prefix: str = "gale-bench-") -> Iterator[Backends]:
         yield Backends(uri, seed_item(uri), otlp_port, workdir)
 
 
+def checkout(ref: str, workdir: Path) -> Path:
+    """The ``service/`` tree as committed at ``ref``, extracted under ``workdir``."""
+    tree = workdir / f"at-{ref.replace('/', '_')}"
+    if not tree.exists():
+        tree.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", ref, "service"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree / "service"
+
+
 @contextmanager
 def start(name: str, shared: Backends) -> Iterator[Server]:
-    """Server ``name`` on a free port, pinned to the server core, answering."""
+    """Server ``name`` (``mode@ref`` for a committed version) on a free port, pinned to the
+    server core, answering."""
     uri, item_id, otlp_port, workdir = shared.uri, shared.item_id, shared.otlp_port, shared.workdir
+    mode, _, ref = name.partition("@")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {bearer()}"}
@@ -130,8 +151,14 @@ def start(name: str, shared: Backends) -> Iterator[Server]:
         return
     environment = service_environment(uri, port, workdir / name) | {
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
-        **GALE_MODES[name],
+        **GALE_MODES[mode],
     }
+    if ref:
+        # Ahead of the editable install on sys.path: that version's gale_service is imported.
+        source = str(checkout(ref, workdir))
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [source, environment.get("PYTHONPATH")])
+        )
     command = [sys.executable, "-m", "gale_service"]
     with process(pinned(command, SERVER_CPU), env=environment, log=log) as child:
         server = Server(base, child.pid, f"/api/v1/items/{item_id}", auth)
@@ -223,9 +250,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved; the median is kept")
     parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument(
+        "--against", metavar="REF", help="also run the selected Gale modes as committed at REF"
+    )
     args = parser.parse_args(argv)
+    servers = list(args.servers)
+    if args.against:
+        servers += [f"{name}@{args.against}" for name in args.servers if name in GALE_MODES]
     results = run(
-        servers=args.servers,
+        servers=servers,
         duration=args.duration,
         connections=args.connections,
         rounds=args.rounds,
