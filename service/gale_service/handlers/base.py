@@ -8,9 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
+from http.client import responses
 from typing import Any, TypeVar
 
+import tornado
 from pydantic import BaseModel, ValidationError
+from tornado import httputil
 from tornado.web import HTTPError, RequestHandler
 
 from gale_service import json_codec
@@ -27,6 +31,25 @@ from gale_service.store import StoreUnavailable
 ModelT = TypeVar("ModelT", bound=BaseModel)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "2"
+SERVER_HEADER = f"TornadoServer/{tornado.version}"
+
+
+class _HttpDate:
+    """The ``Date`` header value (RFC 9110 IMF-fixdate), formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def __call__(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._value = httputil.format_timestamp(second)
+            self._second = second
+        return self._value
+
+
+_http_date = _HttpDate()
 
 
 def dump_json(value: Any) -> str:
@@ -88,13 +111,25 @@ class ApiHandler(RequestHandler):
         limit: int = self.application.settings["gale"].max_body_bytes
         return limit
 
-    def set_default_headers(self) -> None:
-        """Security headers on every response, errors included (``clear()`` calls this)."""
+    def clear(self) -> None:
+        """Tornado's ``clear`` (the response reset to an empty 200), with its default headers
+        and the security headers built in one step and ``Date`` formatted once a second: the
+        same headers, a third of the cost (one ``HTTPHeaders`` construction instead of ten
+        validated ``set_header`` calls). Security headers are on every response, errors
+        included, since ``send_error`` clears through here too."""
         self.csp_nonce = new_nonce()
-        for name, value in security_headers(
-            nonce=self.csp_nonce, tls=self.request.protocol == "https"
-        ).items():
-            self.set_header(name, value)
+        self._headers = httputil.HTTPHeaders(
+            {
+                "Server": SERVER_HEADER,
+                "Content-Type": "text/html; charset=UTF-8",
+                "Date": _http_date(),
+                **security_headers(nonce=self.csp_nonce, tls=self.request.protocol == "https"),
+            }
+        )
+        self.set_default_headers()
+        self._write_buffer = []
+        self._status_code = 200
+        self._reason = responses[200]
 
     def get_current_user(self) -> Principal | None:
         """Anonymous until :meth:`prepare` has authenticated the caller (revocation is checked
