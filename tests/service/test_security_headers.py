@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from gale_service.security.headers import content_security_policy
+from gale_service.security.hosts import HostAllowList
 
 from tests.mongo import SecantusServer
 from tests.service.harness import LiveService, live_service
@@ -105,3 +106,21 @@ async def test_date_is_current_and_policy_complete(live: LiveService) -> None:
         "form-action 'self'",
         "frame-ancestors 'none'",
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("api.example.com:443", True),
+        ("API.EXAMPLE.COM", True),
+        ("a.b.svc.cluster.local", True),
+        ("svc.cluster.local", False),  # *.x is subdomains only
+        ("example.com", False),
+        ("[::1]:8888", True),
+        ("", False),
+    ],
+)
+def test_host_patterns_match_case_insensitively(host: str, allowed: bool) -> None:
+    hosts = HostAllowList(("API.Example.com", "*.Svc.Cluster.Local", "[::1]"))
+    assert hosts.allows(host) is allowed
+    assert HostAllowList(("*",)).allows(host) is bool(host)
