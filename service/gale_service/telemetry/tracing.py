@@ -106,19 +106,21 @@ class ObservedRequest:
 
 
 def _describe_request(span: Span, request: httputil.HTTPServerRequest) -> None:
-    """Attributes only a sampled span needs: computed after the sampling decision."""
+    """Attributes only a sampled span needs: computed after the sampling decision, and set in
+    one call (one lock taken by the SDK's span, not one per attribute)."""
     host, port = httputil.split_host_and_port(request.host)
-    span.set_attribute("server.address", host)
+    attributes: dict[str, Any] = {"server.address": host}
     if port is not None:
-        span.set_attribute("server.port", port)
-    span.set_attribute("network.protocol.version", request.version.removeprefix("HTTP/"))
+        attributes["server.port"] = port
+    attributes["network.protocol.version"] = request.version.removeprefix("HTTP/")
     if request.remote_ip:
-        span.set_attribute("client.address", request.remote_ip)
+        attributes["client.address"] = request.remote_ip
     if request.query:
-        span.set_attribute("url.query", scrub_query(request.query))
+        attributes["url.query"] = scrub_query(request.query)
     agent = request.headers.get("User-Agent")
     if agent:
-        span.set_attribute("user_agent.original", agent)
+        attributes["user_agent.original"] = agent
+    span.set_attributes(attributes)
 
 
 def outgoing_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
