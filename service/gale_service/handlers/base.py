@@ -5,6 +5,7 @@ Handlers stay thin: parse and validate the request here, call the store, render 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -56,8 +57,24 @@ def dump_json(value: Any) -> str:
     return json_codec.dumps(value)
 
 
+#: ``Accept`` values up to this long are remembered (clients send a handful of distinct ones);
+#: the bound keeps what a client can make the cache hold small.
+ACCEPT_CACHE_CHARS = 256
+
+
 def accepts(header: str, produces: tuple[str, ...]) -> bool:
     """Whether an ``Accept`` header admits one of the media types a handler produces."""
+    if len(header) <= ACCEPT_CACHE_CHARS:
+        return _accepts_remembered(header, produces)
+    return _accepts(header, produces)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts_remembered(header: str, produces: tuple[str, ...]) -> bool:
+    return _accepts(header, produces)
+
+
+def _accepts(header: str, produces: tuple[str, ...]) -> bool:
     for part in header.split(","):
         media, _, params = part.strip().partition(";")
         media = media.strip().lower()
@@ -210,10 +227,12 @@ class ApiHandler(RequestHandler):
     async def prepare(self) -> None:
         incoming = self.request.headers.get("X-Request-ID", "")
         self.request_id = incoming if REQUEST_ID.match(incoming) else os.urandom(16).hex()
-        self.set_header("X-Request-ID", self.request_id)
+        self._headers["X-Request-ID"] = self.request_id  # REQUEST_ID's characters, or hex
         # Admission first: the intake still counts this request once, so the shedding check
-        # sees it exactly once; the handler's own count takes over afterwards.
-        await self.admit_request()
+        # sees it exactly once; the handler's own count takes over afterwards. (Exempt
+        # routes skip it here too, without creating the coroutine.)
+        if self.route not in EXEMPT_ROUTES:
+            await self.admit_request()
         self._enter()
         accept = self.request.headers.get("Accept")
         if accept and not accepts(accept, self.produces):
@@ -223,10 +242,11 @@ class ApiHandler(RequestHandler):
                 slug="not-acceptable",
             )
         declared = declared_length(self.request.headers)
-        if (declared or 0) > self.max_body_bytes or len(self.request.body) > self.max_body_bytes:
+        limit = self.max_body_bytes
+        if (declared or 0) > limit or len(self.request.body) > limit:
             raise Problem(
                 413,
-                f"request body exceeds the limit of {self.max_body_bytes} bytes",
+                f"request body exceeds the limit of {limit} bytes",
                 slug="body-too-large",
             )
 
