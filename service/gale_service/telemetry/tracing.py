@@ -178,9 +178,14 @@ class _ObservedDelegate(httputil.HTTPMessageDelegate):
     """Runs Tornado's own delegate with the request's span current while it creates the
     handler's task, so that task (and only it) inherits the span and the log fields."""
 
-    def __init__(self, inner: httputil.HTTPMessageDelegate, observed: ObservedRequest) -> None:
+    def __init__(
+        self, inner: httputil.HTTPMessageDelegate, observed: ObservedRequest, *, streams: bool
+    ) -> None:
         self._inner = inner
         self._observed = observed
+        #: A ``@stream_request_body`` handler starts in ``headers_received``; any other in
+        #: ``finish``, and only that call needs the request's context.
+        self._streams = streams
 
     def _run_in_context(self, call: Any, *args: Any) -> Any:
         observed = self._observed
@@ -202,6 +207,8 @@ class _ObservedDelegate(httputil.HTTPMessageDelegate):
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
+        if not self._streams:
+            return self._inner.headers_received(start_line, headers)
         result: Awaitable[None] | None = self._run_in_context(
             self._inner.headers_received, start_line, headers
         )
@@ -249,7 +256,9 @@ class ObservedApplication(Application):
         if route in UNOBSERVED_ROUTES:
             return inner
         observed = ObservedRequest(request, route=route, traced=self.trace_requests)
-        return _ObservedDelegate(inner, observed)
+        # Tornado's @stream_request_body marker (RequestHandler._stream_request_body).
+        streams = bool(getattr(target_class, "_stream_request_body", False))
+        return _ObservedDelegate(inner, observed, streams=streams)
 
     def log_request(self, handler: RequestHandler) -> None:
         observed = _current.get()
