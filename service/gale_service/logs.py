@@ -7,7 +7,6 @@ takes ``request_id`` from the handler that served the request.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import json
 import logging
@@ -16,7 +15,7 @@ import sys
 import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import orjson
 from tornado.web import RequestHandler
@@ -86,38 +85,6 @@ class JsonFormatter(logging.Formatter):
         return _dumps(line)
 
 
-class TurnFlushedStreamHandler(logging.StreamHandler[TextIO]):
-    """A stream handler that, on the event loop's thread, flushes once per loop turn instead
-    of after every record.
-
-    Under load a turn serves many requests, and one ``write(2)`` per access line was a
-    syscall per request (a pipe to the container runtime in a pod). Lines still leave within
-    the turn that wrote them; ``close`` (``logging.shutdown``: normal exit, SIGTERM, the
-    second Ctrl-C) flushes at once, as does any record from another thread."""
-
-    def __init__(self, stream: TextIO) -> None:
-        super().__init__(stream)
-        self._scheduled_on: asyncio.AbstractEventLoop | None = None
-
-    def flush(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            super().flush()
-            return
-        if self._scheduled_on is not loop:
-            self._scheduled_on = loop
-            loop.call_soon(self._flush_now)
-
-    def _flush_now(self) -> None:
-        self._scheduled_on = None
-        super().flush()
-
-    def close(self) -> None:
-        super().flush()
-        super().close()
-
-
 class TextFormatter(logging.Formatter):
     """For people: time, level, message, then the structured fields as ``key=value``."""
 
@@ -142,7 +109,7 @@ def configure_logging(
     """Log to stdout (containers: the runtime collects and rotates it) and, for VM installs,
     also to ``file`` as JSON lines, rotated by size."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
-    handler = TurnFlushedStreamHandler(sys.stdout)
+    handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     handlers: list[logging.Handler] = [handler]
     if file is not None:

@@ -3,8 +3,6 @@ refused in production, and a tracing configuration the service cannot honour ref
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 import logging
 import os
@@ -14,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gale_service.logs import TurnFlushedStreamHandler, configure_logging
+from gale_service.logs import configure_logging
 from gale_service.settings import SettingsError, load_settings
 from gale_service.telemetry.redaction import scrub_headers, scrub_text
 
@@ -107,38 +105,3 @@ def test_unsupported_otlp_protocol_is_a_configuration_error(tmp_path: Path) -> N
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("gale-service: invalid setting: OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc'")
-
-
-class CountingStream(io.StringIO):
-    """A stream that records when it is flushed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.flushes = 0
-
-    def flush(self) -> None:
-        self.flushes += 1
-
-
-async def test_lines_from_the_loop_are_flushed_once_per_turn() -> None:
-    stream = CountingStream()
-    handler = TurnFlushedStreamHandler(stream)
-    log = logging.getLogger("tests.logs.turn")
-    log.addHandler(handler)
-    log.propagate = False
-    try:
-        for index in range(50):
-            log.warning("line %d", index)
-        assert stream.getvalue().count("\n") == 50
-        assert stream.flushes == 0, "not yet: at the end of this turn"
-        await asyncio.sleep(0)
-        assert stream.flushes == 1
-        # Off the loop's thread (executors, the span exporter) every record is flushed.
-        await asyncio.to_thread(log.warning, "from a thread")
-        assert stream.flushes == 2
-        log.warning("pending at close")
-        handler.close()  # logging.shutdown: flushed at once, not on a later turn
-        assert stream.flushes == 3
-    finally:
-        log.removeHandler(handler)
-        log.propagate = True
