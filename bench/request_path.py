@@ -36,6 +36,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from bench.harness import (
     REPO,
@@ -183,62 +184,101 @@ def measure(server: Server, name: str, *, duration: int, connections: int) -> li
     return results
 
 
-def run(*, servers: Sequence[str], duration: int, connections: int, rounds: int) -> list[Result]:
-    runs: list[Result] = []
+@dataclass(frozen=True)
+class Rounds:
+    """Every measurement of a run, by round, and the median round of each server and route."""
+
+    medians: list[Result]
+    by_round: list[list[Result]]
+
+    def of(self, server: str, route: str) -> list[Result]:
+        return [r for runs in self.by_round for r in runs if (r.mode, r.route) == (server, route)]
+
+
+def run(*, servers: Sequence[str], duration: int, connections: int, rounds: int) -> Rounds:
+    by_round: list[list[Result]] = []
     with backends() as shared:
         for round_ in range(1, rounds + 1):
+            runs: list[Result] = []
             for name in servers:
                 with start(name, shared) as server:
                     runs += measure(server, name, duration=duration, connections=connections)
+            by_round.append(runs)
             print(f"round {round_}/{rounds} done", file=sys.stderr, flush=True)
-    return [
-        median([r for r in runs if (r.mode, r.route) == (name, route)])
+    everything = [r for runs in by_round for r in runs]
+    medians = [
+        median([r for r in everything if (r.mode, r.route) == (name, route)])
         for route in ("item", "livez")
         for name in servers
     ]
+    return Rounds(medians, by_round)
 
 
 def _find(results: Sequence[Result], server: str, route: str) -> Result | None:
     return next((r for r in results if (r.mode, r.route) == (server, route)), None)
 
 
-def table(results: Sequence[Result]) -> str:
+def table(rounds: Rounds) -> str:
     lines = [
-        "| route | server | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| route | server | req/s | p50 ms | p99 ms | CPU µs/req | CPU µs/req, all rounds "
+        "| non-2xx | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
+    for r in rounds.medians:
+        cpus = sorted(x.cpu_us_per_request for x in rounds.of(r.mode, r.route))
         lines.append(
             f"| {r.route} | {r.mode} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} | "
-            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:,.0f} | {r.non_2xx_3xx} | {r.errors} |"
+            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:,.0f} | {cpus[0]:,.0f} to {cpus[-1]:,.0f} | "
+            f"{r.non_2xx_3xx} | {r.errors} |"
         )
     return "\n".join(lines)
 
 
-def verdicts(results: Sequence[Result]) -> list[dict[str, object]]:
-    """Each target's measured ratio (throughput) and whether it was met."""
+def _ratios(server: Result, baseline: Result) -> tuple[float, float]:
+    """Throughput ratio, and the same comparison by CPU time per request (on a machine shared
+    with other work throughput follows the neighbours' load, CPU per request much less)."""
+    return (
+        server.requests_per_second / baseline.requests_per_second,
+        baseline.cpu_us_per_request / max(server.cpu_us_per_request, 1e-9),
+    )
+
+
+def verdicts(rounds: Rounds) -> list[dict[str, object]]:
+    """Each target's ratio from the median rounds, whether it was met, and the range of the
+    ratio over the rounds (each round's two servers were measured minutes apart at most)."""
     out: list[dict[str, object]] = []
     for target in TARGETS:
-        server = _find(results, target.server, target.route)
-        baseline = _find(results, target.baseline, target.route)
+        server = _find(rounds.medians, target.server, target.route)
+        baseline = _find(rounds.medians, target.baseline, target.route)
         if server is None or baseline is None:
             continue
-        ratio = server.requests_per_second / baseline.requests_per_second
-        # The same comparison by CPU time per request: on a machine shared with other work,
-        # throughput follows the neighbours' load, CPU per request much less.
-        cpu_ratio = baseline.cpu_us_per_request / max(server.cpu_us_per_request, 1e-9)
+        ratio, cpu_ratio = _ratios(server, baseline)
+        per_round = [
+            _ratios(s, b)
+            for runs in rounds.by_round
+            if (s := _find(runs, target.server, target.route))
+            and (b := _find(runs, target.baseline, target.route))
+        ]
         out.append(
             {
                 **asdict(target),
                 "ratio": round(ratio, 3),
                 "cpu_ratio": round(cpu_ratio, 3),
+                "ratio_range": [
+                    round(min(r for r, _ in per_round), 3),
+                    round(max(r for r, _ in per_round), 3),
+                ],
+                "cpu_ratio_range": [
+                    round(min(c for _, c in per_round), 3),
+                    round(max(c for _, c in per_round), 3),
+                ],
                 "met": ratio >= target.at_least,
             }
         )
     return out
 
 
-def write_json(results: Sequence[Result], ratios: list[dict[str, object]], args: object) -> Path:
+def write_json(rounds: Rounds, ratios: list[dict[str, object]], args: object) -> Path:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"request-path-{stamp}.json"
@@ -247,7 +287,8 @@ def write_json(results: Sequence[Result], ratios: list[dict[str, object]], args:
         "at": stamp,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "settings": vars(args),
-        "results": [asdict(r) for r in results],
+        "results": [asdict(r) for r in rounds.medians],
+        "rounds": [[asdict(r) for r in runs] for runs in rounds.by_round],
         "targets": ratios,
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
@@ -267,21 +308,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     servers = list(args.servers)
     if args.against:
         servers += [f"{name}@{args.against}" for name in args.servers if name in GALE_MODES]
-    results = run(
+    rounds = run(
         servers=servers,
         duration=args.duration,
         connections=args.connections,
         rounds=args.rounds,
     )
-    ratios = verdicts(results)
-    print(table(results))
+    ratios = verdicts(rounds)
+    print(table(rounds))
     for verdict in ratios:
         print(
             f"{verdict['route']}: {verdict['server']}/{verdict['baseline']} = "
             f"{verdict['ratio']:.2f} (target ≥ {verdict['at_least']}) "
-            f"{'met' if verdict['met'] else 'NOT MET'}; by CPU µs/req {verdict['cpu_ratio']:.2f}"
+            f"{'met' if verdict['met'] else 'NOT MET'} (rounds {_span(verdict['ratio_range'])}); "
+            f"by CPU µs/req {verdict['cpu_ratio']:.2f} (rounds {_span(verdict['cpu_ratio_range'])})"
         )
-    print(f"figures: {write_json(results, ratios, args)}")
+    print(f"figures: {write_json(rounds, ratios, args)}")
+
+
+def _span(bounds: object) -> str:
+    low, high = cast("list[float]", bounds)
+    return f"{low:.2f} to {high:.2f}"
 
 
 if __name__ == "__main__":
