@@ -226,7 +226,7 @@ class ApiHandler(RequestHandler):
 
     async def prepare(self) -> None:
         incoming = self.request.headers.get("X-Request-ID", "")
-        self.request_id = incoming if REQUEST_ID.match(incoming) else os.urandom(16).hex()
+        self.request_id = incoming if REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
         self._headers["X-Request-ID"] = self.request_id  # REQUEST_ID's characters, or hex
         # Admission first: the intake still counts this request once, so the shedding check
         # sees it exactly once; the handler's own count takes over afterwards. (Exempt
