@@ -12,6 +12,10 @@ validates its response through pydantic), and Gale's full default stack three wa
 (10 % of requests traced, as in production, exported to a real OTLP receiver),
 ``gale-traced`` (every request traced and exported) and ``gale-untraced`` (no spans).
 
+``--against REF`` also runs each selected Gale mode from the service as committed at a git
+``REF`` (``gale-untraced@HEAD~1``), in the same run and interleaved with the others: on a busy
+machine, the before/after of a change is only comparable that way.
+
 Each server runs alone on core 0, wrk and the database on core 1 (``taskset``, when the
 machine has it and two cores). Absolute numbers depend on the machine, and SecantusDB is
 much slower than mongod, so the ratios printed at the end are what to compare. The figures
@@ -22,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,8 +36,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from bench.harness import (
+    REPO,
     SERVER_CPU,
     Result,
     bearer,
@@ -112,10 +120,24 @@ def backends(prefix: str = "gale-bench-") -> Iterator[Backends]:
         yield Backends(uri, seed_item(uri), otlp_port, workdir)
 
 
+def checkout(ref: str, workdir: Path) -> Path:
+    """The ``service/`` tree as committed at ``ref``, extracted under ``workdir``."""
+    tree = workdir / f"at-{ref.replace('/', '_')}"
+    if not tree.exists():
+        tree.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", ref, "service"], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree / "service"
+
+
 @contextmanager
 def start(name: str, shared: Backends) -> Iterator[Server]:
-    """Server ``name`` on a free port, pinned to the server core, answering."""
+    """Server ``name`` (``mode@ref`` for a committed version) on a free port, pinned to the
+    server core, answering."""
     uri, item_id, otlp_port, workdir = shared.uri, shared.item_id, shared.otlp_port, shared.workdir
+    mode, _, ref = name.partition("@")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     auth = {"Authorization": f"Bearer {bearer()}"}
@@ -130,8 +152,14 @@ def start(name: str, shared: Backends) -> Iterator[Server]:
         return
     environment = service_environment(uri, port, workdir / name) | {
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{otlp_port}",
-        **GALE_MODES[name],
+        **GALE_MODES[mode],
     }
+    if ref:
+        # Ahead of the editable install on sys.path: that version's gale_service is imported.
+        source = str(checkout(ref, workdir))
+        environment["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [source, environment.get("PYTHONPATH")])
+        )
     command = [sys.executable, "-m", "gale_service"]
     with process(pinned(command, SERVER_CPU), env=environment, log=log) as child:
         server = Server(base, child.pid, f"/api/v1/items/{item_id}", auth)
@@ -156,52 +184,101 @@ def measure(server: Server, name: str, *, duration: int, connections: int) -> li
     return results
 
 
-def run(*, servers: Sequence[str], duration: int, connections: int, rounds: int) -> list[Result]:
-    runs: list[Result] = []
+@dataclass(frozen=True)
+class Rounds:
+    """Every measurement of a run, by round, and the median round of each server and route."""
+
+    medians: list[Result]
+    by_round: list[list[Result]]
+
+    def of(self, server: str, route: str) -> list[Result]:
+        return [r for runs in self.by_round for r in runs if (r.mode, r.route) == (server, route)]
+
+
+def run(*, servers: Sequence[str], duration: int, connections: int, rounds: int) -> Rounds:
+    by_round: list[list[Result]] = []
     with backends() as shared:
         for round_ in range(1, rounds + 1):
+            runs: list[Result] = []
             for name in servers:
                 with start(name, shared) as server:
                     runs += measure(server, name, duration=duration, connections=connections)
+            by_round.append(runs)
             print(f"round {round_}/{rounds} done", file=sys.stderr, flush=True)
-    return [
-        median([r for r in runs if (r.mode, r.route) == (name, route)])
+    everything = [r for runs in by_round for r in runs]
+    medians = [
+        median([r for r in everything if (r.mode, r.route) == (name, route)])
         for route in ("item", "livez")
         for name in servers
     ]
+    return Rounds(medians, by_round)
 
 
 def _find(results: Sequence[Result], server: str, route: str) -> Result | None:
     return next((r for r in results if (r.mode, r.route) == (server, route)), None)
 
 
-def table(results: Sequence[Result]) -> str:
+def table(rounds: Rounds) -> str:
     lines = [
-        "| route | server | req/s | p50 ms | p99 ms | CPU µs/req | non-2xx | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| route | server | req/s | p50 ms | p99 ms | CPU µs/req | CPU µs/req, all rounds "
+        "| non-2xx | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
+    for r in rounds.medians:
+        cpus = sorted(x.cpu_us_per_request for x in rounds.of(r.mode, r.route))
         lines.append(
             f"| {r.route} | {r.mode} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} | "
-            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:,.0f} | {r.non_2xx_3xx} | {r.errors} |"
+            f"{r.p99_ms:.2f} | {r.cpu_us_per_request:,.0f} | {cpus[0]:,.0f} to {cpus[-1]:,.0f} | "
+            f"{r.non_2xx_3xx} | {r.errors} |"
         )
     return "\n".join(lines)
 
 
-def verdicts(results: Sequence[Result]) -> list[dict[str, object]]:
-    """Each target's measured ratio (throughput) and whether it was met."""
+def _ratios(server: Result, baseline: Result) -> tuple[float, float]:
+    """Throughput ratio, and the same comparison by CPU time per request (on a machine shared
+    with other work throughput follows the neighbours' load, CPU per request much less)."""
+    return (
+        server.requests_per_second / baseline.requests_per_second,
+        baseline.cpu_us_per_request / max(server.cpu_us_per_request, 1e-9),
+    )
+
+
+def verdicts(rounds: Rounds) -> list[dict[str, object]]:
+    """Each target's ratio from the median rounds, whether it was met, and the range of the
+    ratio over the rounds (each round's two servers were measured minutes apart at most)."""
     out: list[dict[str, object]] = []
     for target in TARGETS:
-        server = _find(results, target.server, target.route)
-        baseline = _find(results, target.baseline, target.route)
+        server = _find(rounds.medians, target.server, target.route)
+        baseline = _find(rounds.medians, target.baseline, target.route)
         if server is None or baseline is None:
             continue
-        ratio = server.requests_per_second / baseline.requests_per_second
-        out.append({**asdict(target), "ratio": round(ratio, 3), "met": ratio >= target.at_least})
+        ratio, cpu_ratio = _ratios(server, baseline)
+        per_round = [
+            _ratios(s, b)
+            for runs in rounds.by_round
+            if (s := _find(runs, target.server, target.route))
+            and (b := _find(runs, target.baseline, target.route))
+        ]
+        out.append(
+            {
+                **asdict(target),
+                "ratio": round(ratio, 3),
+                "cpu_ratio": round(cpu_ratio, 3),
+                "ratio_range": [
+                    round(min(r for r, _ in per_round), 3),
+                    round(max(r for r, _ in per_round), 3),
+                ],
+                "cpu_ratio_range": [
+                    round(min(c for _, c in per_round), 3),
+                    round(max(c for _, c in per_round), 3),
+                ],
+                "met": ratio >= target.at_least,
+            }
+        )
     return out
 
 
-def write_json(results: Sequence[Result], ratios: list[dict[str, object]], args: object) -> Path:
+def write_json(rounds: Rounds, ratios: list[dict[str, object]], args: object) -> Path:
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"request-path-{stamp}.json"
@@ -210,7 +287,8 @@ def write_json(results: Sequence[Result], ratios: list[dict[str, object]], args:
         "at": stamp,
         "machine": {"python": platform.python_version(), "platform": platform.platform()},
         "settings": vars(args),
-        "results": [asdict(r) for r in results],
+        "results": [asdict(r) for r in rounds.medians],
+        "rounds": [[asdict(r) for r in runs] for runs in rounds.by_round],
         "targets": ratios,
     }
     path.write_text(json.dumps(document, indent=2) + "\n")
@@ -223,22 +301,34 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved; the median is kept")
     parser.add_argument("--servers", nargs="+", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument(
+        "--against", metavar="REF", help="also run the selected Gale modes as committed at REF"
+    )
     args = parser.parse_args(argv)
-    results = run(
-        servers=args.servers,
+    servers = list(args.servers)
+    if args.against:
+        servers += [f"{name}@{args.against}" for name in args.servers if name in GALE_MODES]
+    rounds = run(
+        servers=servers,
         duration=args.duration,
         connections=args.connections,
         rounds=args.rounds,
     )
-    ratios = verdicts(results)
-    print(table(results))
+    ratios = verdicts(rounds)
+    print(table(rounds))
     for verdict in ratios:
         print(
             f"{verdict['route']}: {verdict['server']}/{verdict['baseline']} = "
             f"{verdict['ratio']:.2f} (target ≥ {verdict['at_least']}) "
-            f"{'met' if verdict['met'] else 'NOT MET'}"
+            f"{'met' if verdict['met'] else 'NOT MET'} (rounds {_span(verdict['ratio_range'])}); "
+            f"by CPU µs/req {verdict['cpu_ratio']:.2f} (rounds {_span(verdict['cpu_ratio_range'])})"
         )
-    print(f"figures: {write_json(results, ratios, args)}")
+    print(f"figures: {write_json(rounds, ratios, args)}")
+
+
+def _span(bounds: object) -> str:
+    low, high = cast("list[float]", bounds)
+    return f"{low:.2f} to {high:.2f}"
 
 
 if __name__ == "__main__":

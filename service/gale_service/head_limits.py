@@ -16,6 +16,7 @@ import functools
 import json
 import logging
 import socket
+import types
 from asyncio import Future
 from typing import Any, cast
 
@@ -73,9 +74,19 @@ class _HeadLimitedStream:
     def __init__(self, stream: IOStream, *, tls: bool) -> None:
         self._stream = stream
         self._tls = tls
+        # Read by HTTP1Connection for every request, fixed for the stream's life.
+        self.io_loop = stream.io_loop
+        self.max_buffer_size = stream.max_buffer_size
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+        """Everything else is the stream's. Its methods are bound to this one stream for
+        good, so each is looked up once and kept on the view (Tornado calls ``closed``,
+        ``set_close_callback``, ``read_bytes``... several times per request); plain attributes
+        (``error``, ``socket``, ...) change, and are read through every time."""
+        value = getattr(self._stream, name)
+        if isinstance(value, types.MethodType):
+            self.__dict__[name] = value
+        return value
 
     def write(self, data: bytes | memoryview) -> Future[None]:
         if data == BARE_400:

@@ -17,6 +17,11 @@ declared ``Content-Length`` above :data:`DISCARD_CAP_BYTES` (more than is worth 
 ``Expect: 100-continue`` with a declared length over the limit (the client is waiting for
 leave to send: it gets the 413 instead of ``100 Continue``, RFC 9110 §10.1.1).
 
+Decompression. A ``Content-Encoding: gzip`` body is decoded here, by Tornado's own decoder,
+before the cap applies (the cap is on what the handler sees); the server's
+``decompress_request`` is off, so that a request crosses one delegate of Gale's instead of
+Tornado's gzip wrapper, this one and the drain's (:class:`~gale_service.draining.ReportsHeaders`).
+
 In flight. Handlers count themselves in flight from ``prepare()``, which Tornado calls only
 once the whole body has arrived. A client uploading slowly when SIGTERM comes would not be
 waited for, and its request would be cut off. So a request is counted here from its headers
@@ -30,8 +35,9 @@ import logging
 from collections.abc import Awaitable
 
 from tornado import httputil
-from tornado.http1connection import HTTP1Connection
+from tornado.http1connection import HTTP1Connection, _GzipMessageDelegate
 
+from gale_service.draining import ReportsHeaders
 from gale_service.head_limits import answer, answer_and_close
 from gale_service.inflight import InFlight
 from gale_service.problems import Problem
@@ -44,7 +50,9 @@ DISCARD_CAP_BYTES = 16 * 1024 * 1024
 
 
 class RequestIntake(httputil.HTTPServerConnectionDelegate):
-    """Wrap the Application: bodies truncated to ``limit + 1``, requests counted early."""
+    """Wrap the Application: bodies truncated to ``limit + 1``, requests counted early, and
+    ``Content-Encoding: gzip`` bodies decompressed (the server's ``decompress_request``, done
+    here so that a request crosses one delegate of Gale's, not three)."""
 
     def __init__(
         self,
@@ -52,16 +60,22 @@ class RequestIntake(httputil.HTTPServerConnectionDelegate):
         *,
         limit: int,
         inflight: InFlight,
+        decompress_up_to: int | None = None,
+        chunk_size: int = 65536,
     ) -> None:
+        """``decompress_up_to``: decompress gzip bodies, refusing (400) one that inflates past
+        that many bytes; ``None`` leaves bodies as they come."""
         self.application = application
         self.limit = limit
         self.inflight = inflight
+        self.decompress_up_to = decompress_up_to
+        self.chunk_size = chunk_size
 
     def start_request(
         self, server_conn: object, request_conn: httputil.HTTPConnection
     ) -> httputil.HTTPMessageDelegate:
         inner = self.application.start_request(server_conn, request_conn)
-        return _Intake(inner, keep=self.limit + 1, inflight=self.inflight, connection=request_conn)
+        return _Intake(inner, intake=self, connection=request_conn)
 
     def on_close(self, server_conn: object) -> None:
         self.application.on_close(server_conn)
@@ -87,25 +101,25 @@ def too_large(limit: int, *, tls: bool) -> bytes:
 _closing: set[asyncio.Task[None]] = set()
 
 
-class _Intake(httputil.HTTPMessageDelegate):
+class _Intake(ReportsHeaders, httputil.HTTPMessageDelegate):
     def __init__(
         self,
         inner: httputil.HTTPMessageDelegate,
         *,
-        keep: int,
-        inflight: InFlight,
+        intake: RequestIntake,
         connection: httputil.HTTPConnection,
     ) -> None:
         self._inner = inner
-        self._left = keep
-        self._inflight = inflight
+        self._intake = intake
+        self._left = intake.limit + 1
         self._counted = False
         self._connection = connection
         self._refused = False
+        self._gzip: _GzipMessageDelegate | None = None
 
     def _refuse_early(self, headers: httputil.HTTPHeaders) -> bool:
         declared = declared_length(headers)
-        limit = self._left - 1
+        limit = self._intake.limit
         if declared is None or declared <= limit:
             return False
         expects = headers.get("Expect", "").strip().lower() == "100-continue"
@@ -132,14 +146,28 @@ class _Intake(httputil.HTTPMessageDelegate):
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
+        if self.on_headers is not None:
+            self.on_headers()
         if self._refuse_early(headers):
             self._refused = True
             return None
-        self._inflight.enter()
+        self._intake.inflight.enter()
         self._counted = True
+        maximum = self._intake.decompress_up_to
+        if maximum is not None and headers.get("Content-Encoding", "").lower() == "gzip":
+            # Tornado's own decoder, in front of the body cap: the cap is on what the
+            # application would see. It renames the header to X-Consumed-Content-Encoding.
+            self._gzip = _GzipMessageDelegate(_Decompressed(self), self._intake.chunk_size, maximum)
+            return self._gzip.headers_received(start_line, headers)
         return self._inner.headers_received(start_line, headers)
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        if self._gzip is not None:
+            return self._gzip.data_received(chunk)
+        return self.body_received(chunk)
+
+    def body_received(self, chunk: bytes) -> Awaitable[None] | None:
+        """Body bytes as the application sees them (decompressed), up to the cap."""
         if self._left <= 0 or self._refused:
             return None
         chunk = chunk[: self._left]
@@ -149,6 +177,12 @@ class _Intake(httputil.HTTPMessageDelegate):
     def finish(self) -> None:
         if self._refused:
             return
+        if self._gzip is not None:
+            self._gzip.finish()  # checks the gzip stream's end, then finish_body()
+        else:
+            self.finish_body()
+
+    def finish_body(self) -> None:
         self._inner.finish()
         # The handler's task starts on the next loop turn and counts itself in prepare();
         # let go only after that, so the count never drops to zero in between.
@@ -157,10 +191,36 @@ class _Intake(httputil.HTTPMessageDelegate):
     def on_connection_close(self) -> None:
         if self._refused:
             return  # the application never saw this request
+        self.close_body()
+
+    def close_body(self) -> None:
         self._inner.on_connection_close()
         self._release()
 
     def _release(self) -> None:
         if self._counted:
             self._counted = False
-            self._inflight.leave()
+            self._intake.inflight.leave()
+
+
+class _Decompressed(httputil.HTTPMessageDelegate):
+    """What Tornado's gzip decoder hands on, back into the intake's own steps."""
+
+    def __init__(self, intake: _Intake) -> None:
+        self._intake = intake
+
+    def headers_received(
+        self,
+        start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
+        headers: httputil.HTTPHeaders,
+    ) -> Awaitable[None] | None:
+        return self._intake._inner.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes) -> Awaitable[None] | None:
+        return self._intake.body_received(chunk)
+
+    def finish(self) -> None:
+        self._intake.finish_body()
+
+    def on_connection_close(self) -> None:
+        self._intake.close_body()

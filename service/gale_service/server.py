@@ -70,16 +70,21 @@ def make_server(
     ``xheaders`` (trusting ``X-Forwarded-For``) is only on when trusted proxies are configured.
     """
     settings = services.settings
+    max_body_size = max(DISCARD_CAP_BYTES, settings.max_body_bytes + 1)
     return GaleHTTPServer(
         RequestIntake(
-            make_app(services, slices), limit=settings.max_body_bytes, inflight=services.inflight
+            make_app(services, slices),
+            limit=settings.max_body_bytes,
+            inflight=services.inflight,
+            decompress_up_to=max_body_size,
         ),
         xheaders=bool(settings.trusted_proxies),
-        max_body_size=max(DISCARD_CAP_BYTES, settings.max_body_bytes + 1),
+        max_body_size=max_body_size,
         max_header_size=settings.max_header_bytes,
         idle_connection_timeout=settings.idle_connection_timeout_seconds,
         body_timeout=settings.body_timeout_seconds,
-        decompress_request=True,
+        # gzip request bodies are decoded by RequestIntake (decompress_up_to), not here.
+        decompress_request=False,
         ssl_options=tls.context if tls is not None else None,
     )
 

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pymongo.errors import OperationFailure
-from tornado.web import Application, RequestHandler, url
+from tornado.web import Application, RequestHandler, stream_request_body, url
 from tornado.websocket import WebSocketHandler
 
 from tests.service.harness import LiveService
@@ -26,6 +26,7 @@ from tests.service.harness import LiveService
 ROUND_TRIP_ROUTE = "/test/round-trip/{name}"
 FAILING_ROUTE = "/test/failing"
 SOCKET_ROUTE = "/test/ws"
+STREAMING_ROUTE = "/test/streaming"
 
 
 @cache
@@ -79,6 +80,29 @@ class UnknownCommandHandler(RequestHandler):
             self.finish({"code": error.code})
 
 
+@stream_request_body
+class StreamingHandler(RequestHandler):
+    """Reads its body as it arrives: it starts while the request's headers are handled, and
+    reports the trace it sees from there and from its last step."""
+
+    def initialize(self, route: str) -> None:
+        self.route = route
+
+    def check_xsrf_cookie(self) -> None:
+        """No cookies here: the test posts without a browser's XSRF token."""
+
+    def prepare(self) -> None:
+        self.received = 0
+        self.trace_in_prepare = format(trace.get_current_span().get_span_context().trace_id, "032x")
+
+    def data_received(self, chunk: bytes) -> None:
+        self.received += len(chunk)
+
+    def post(self) -> None:
+        current = format(trace.get_current_span().get_span_context().trace_id, "032x")
+        self.finish({"bytes": self.received, "prepare": self.trace_in_prepare, "post": current})
+
+
 class EchoSocket(WebSocketHandler):
     """Echoes each message after a DB read, traced the way the service's sockets are."""
 
@@ -114,6 +138,7 @@ def add_test_routes(live: LiveService) -> None:
             ),
             url(r"/test/failing", FailingHandler, {"route": FAILING_ROUTE, "store": store}),
             url(r"/test/ws", EchoSocket, {"route": SOCKET_ROUTE, "store": store}),
+            url(r"/test/streaming", StreamingHandler, {"route": STREAMING_ROUTE}),
             url(
                 r"/test/unknown-command",
                 UnknownCommandHandler,

@@ -5,12 +5,17 @@ Handlers stay thin: parse and validate the request here, call the store, render 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
+import time
+from http.client import responses
 from typing import Any, TypeVar
 
+import tornado
 from pydantic import BaseModel, ValidationError
+from tornado import httputil
 from tornado.httputil import HTTPServerRequest
 from tornado.web import Application, HTTPError, RequestHandler
 
@@ -28,14 +33,49 @@ from gale_service.store import StoreUnavailable
 ModelT = TypeVar("ModelT", bound=BaseModel)
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "2"
+SERVER_HEADER = f"TornadoServer/{tornado.version}"
+
+
+class _HttpDate:
+    """The ``Date`` header value (RFC 9110 IMF-fixdate), formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._value = ""
+
+    def __call__(self) -> str:
+        second = int(time.time())
+        if second != self._second:
+            self._value = httputil.format_timestamp(second)
+            self._second = second
+        return self._value
+
+
+_http_date = _HttpDate()
 
 
 def dump_json(value: Any) -> str:
     return json_codec.dumps(value)
 
 
+#: ``Accept`` values up to this long are remembered (clients send a handful of distinct ones);
+#: the bound keeps what a client can make the cache hold small.
+ACCEPT_CACHE_CHARS = 256
+
+
 def accepts(header: str, produces: tuple[str, ...]) -> bool:
     """Whether an ``Accept`` header admits one of the media types a handler produces."""
+    if len(header) <= ACCEPT_CACHE_CHARS:
+        return _accepts_remembered(header, produces)
+    return _accepts(header, produces)
+
+
+@functools.lru_cache(maxsize=256)
+def _accepts_remembered(header: str, produces: tuple[str, ...]) -> bool:
+    return _accepts(header, produces)
+
+
+def _accepts(header: str, produces: tuple[str, ...]) -> bool:
     for part in header.split(","):
         media, _, params = part.strip().partition(";")
         media = media.strip().lower()
@@ -99,13 +139,25 @@ class ApiHandler(RequestHandler):
     def max_body_bytes(self) -> int:
         return self.services.settings.max_body_bytes
 
-    def set_default_headers(self) -> None:
-        """Security headers on every response, errors included (``clear()`` calls this)."""
+    def clear(self) -> None:
+        """Tornado's ``clear`` (the response reset to an empty 200), with its default headers
+        and the security headers built in one step and ``Date`` formatted once a second: the
+        same headers, a third of the cost (one ``HTTPHeaders`` construction instead of ten
+        validated ``set_header`` calls). Security headers are on every response, errors
+        included, since ``send_error`` clears through here too."""
         self.csp_nonce = new_nonce()
-        for name, value in security_headers(
-            nonce=self.csp_nonce, tls=self.request.protocol == "https"
-        ).items():
-            self.set_header(name, value)
+        self._headers = httputil.HTTPHeaders(
+            {
+                "Server": SERVER_HEADER,
+                "Content-Type": "text/html; charset=UTF-8",
+                "Date": _http_date(),
+                **security_headers(nonce=self.csp_nonce, tls=self.request.protocol == "https"),
+            }
+        )
+        self.set_default_headers()
+        self._write_buffer = []
+        self._status_code = 200
+        self._reason = responses[200]
 
     def get_current_user(self) -> Principal | None:
         """Anonymous until :meth:`prepare` has authenticated the caller (revocation is checked
@@ -184,11 +236,13 @@ class ApiHandler(RequestHandler):
 
     async def prepare(self) -> None:
         incoming = self.request.headers.get("X-Request-ID", "")
-        self.request_id = incoming if REQUEST_ID.match(incoming) else os.urandom(16).hex()
-        self.set_header("X-Request-ID", self.request_id)
+        self.request_id = incoming if REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
+        self._headers["X-Request-ID"] = self.request_id  # REQUEST_ID's characters, or hex
         # Admission first: the intake still counts this request once, so the shedding check
-        # sees it exactly once; the handler's own count takes over afterwards.
-        await self.admit_request()
+        # sees it exactly once; the handler's own count takes over afterwards. (Exempt
+        # routes skip it here, without creating the coroutine.)
+        if not self.exempt:
+            await self.admit_request()
         self._enter()
         accept = self.request.headers.get("Accept")
         if accept and not accepts(accept, self.produces):
@@ -198,10 +252,11 @@ class ApiHandler(RequestHandler):
                 slug="not-acceptable",
             )
         declared = declared_length(self.request.headers)
-        if (declared or 0) > self.max_body_bytes or len(self.request.body) > self.max_body_bytes:
+        limit = self.max_body_bytes
+        if (declared or 0) > limit or len(self.request.body) > limit:
             raise Problem(
                 413,
-                f"request body exceeds the limit of {self.max_body_bytes} bytes",
+                f"request body exceeds the limit of {limit} bytes",
                 slug="body-too-large",
             )
 

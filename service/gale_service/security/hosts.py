@@ -9,7 +9,7 @@ already checks ``Host``). Probe endpoints are exempt, because kubelet probes use
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def host_name(host_header: str) -> str:
@@ -23,15 +23,21 @@ def host_name(host_header: str) -> str:
 @dataclass(frozen=True, slots=True)
 class HostAllowList:
     patterns: tuple[str, ...]
+    #: Exact names, any-subdomain suffixes (``.example.com``) and ``*``, lower-cased once.
+    _exact: frozenset[str] = field(init=False, repr=False, compare=False)
+    _suffixes: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _any: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lowered = [pattern.lower() for pattern in self.patterns]
+        object.__setattr__(
+            self, "_exact", frozenset(p for p in lowered if p != "*" and not p.startswith("*."))
+        )
+        object.__setattr__(self, "_suffixes", tuple(p[1:] for p in lowered if p.startswith("*.")))
+        object.__setattr__(self, "_any", "*" in lowered)
 
     def allows(self, host_header: str) -> bool:
         name = host_name(host_header)
         if not name:
             return False
-        for pattern in self.patterns:
-            pattern = pattern.lower()
-            if pattern == "*" or pattern == name:
-                return True
-            if pattern.startswith("*.") and name.endswith(pattern[1:]):
-                return True
-        return False
+        return self._any or name in self._exact or name.endswith(self._suffixes)

@@ -11,6 +11,7 @@ across replicas needs shared state (Redis ``INCR``/Lua, or a gateway that rate-l
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections import OrderedDict
@@ -78,9 +79,15 @@ class RateLimiter:
         )
 
     def policy(self) -> str:
-        """This bucket in the IETF ``RateLimit-Policy`` structured-field syntax."""
-        window = max(1, math.ceil(self.burst / self.per_second))
-        return f'"{self.name}";q={self.burst};w={window}'
+        """This bucket in the IETF ``RateLimit-Policy`` structured-field syntax (sent on every
+        response: formatted once per setting)."""
+        return _policy(self.name, self.burst, self.per_second)
+
+
+@functools.lru_cache(maxsize=64)
+def _policy(name: str, burst: int, per_second: float) -> str:
+    window = max(1, math.ceil(burst / per_second))
+    return f'"{name}";q={burst};w={window}'
 
 
 def rate_limit_headers(limiter: RateLimiter, decision: Decision) -> dict[str, str]:

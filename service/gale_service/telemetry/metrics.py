@@ -120,15 +120,22 @@ def status_class(status: int) -> str:
 #: Label children by their values: ``labels()`` validates and hashes its arguments on every
 #: call, and these two are recorded on every request. Both sets are bounded (route templates,
 #: status classes, command and collection names), so the dicts are too.
-_REQUEST_CHILDREN: dict[tuple[str, str, str], Histogram] = {}
+_REQUEST_CHILDREN: dict[tuple[str | None, str, int], Histogram] = {}
+_REQUEST_BY_LABELS: dict[tuple[str, str, str], Histogram] = {}
 _DB_CHILDREN: dict[tuple[str, str], Histogram] = {}
 
 
 def observe_request(*, method: str | None, route: str, status: int, seconds: float) -> None:
-    key = (method_label(method), route or UNMATCHED_ROUTE, status_class(status))
-    child = _REQUEST_CHILDREN.get(key)
+    raw = (method, route, status)
+    child = _REQUEST_CHILDREN.get(raw)
     if child is None:
-        child = _REQUEST_CHILDREN[key] = REQUEST_DURATION.labels(*key)
+        key = (method_label(method), route or UNMATCHED_ROUTE, status_class(status))
+        child = _REQUEST_BY_LABELS.get(key) or REQUEST_DURATION.labels(*key)
+        _REQUEST_BY_LABELS[key] = child
+        # Keyed by the raw values too, so labels are derived once per request shape; only
+        # for bounded ones (a standard method, a real status), as a client picks the method.
+        if method in KNOWN_METHODS and 100 <= status <= 599:
+            _REQUEST_CHILDREN[raw] = child
     child.observe(seconds)
 
 

@@ -59,7 +59,7 @@ def _exporter(env: Mapping[str, str], *, dev: bool) -> SpanExporter | None:
             f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not installed in this image; "
             f"use {' or '.join(SUPPORTED_PROTOCOLS)} (the collector's port 4318)"
         )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from gale_service.telemetry.otlp import OTLPSpanExporter
 
     return OTLPSpanExporter()
 

@@ -104,19 +104,21 @@ class ObservedRequest:
 
 
 def _describe_request(span: Span, request: httputil.HTTPServerRequest) -> None:
-    """Attributes only a sampled span needs: computed after the sampling decision."""
+    """Attributes only a sampled span needs: computed after the sampling decision, and set in
+    one call (one lock taken by the SDK's span, not one per attribute)."""
     host, port = httputil.split_host_and_port(request.host)
-    span.set_attribute("server.address", host)
+    attributes: dict[str, Any] = {"server.address": host}
     if port is not None:
-        span.set_attribute("server.port", port)
-    span.set_attribute("network.protocol.version", request.version.removeprefix("HTTP/"))
+        attributes["server.port"] = port
+    attributes["network.protocol.version"] = request.version.removeprefix("HTTP/")
     if request.remote_ip:
-        span.set_attribute("client.address", request.remote_ip)
+        attributes["client.address"] = request.remote_ip
     if request.query:
-        span.set_attribute("url.query", scrub_query(request.query))
+        attributes["url.query"] = scrub_query(request.query)
     agent = request.headers.get("User-Agent")
     if agent:
-        span.set_attribute("user_agent.original", agent)
+        attributes["user_agent.original"] = agent
+    span.set_attributes(attributes)
 
 
 def outgoing_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
@@ -174,9 +176,14 @@ class _ObservedDelegate(httputil.HTTPMessageDelegate):
     """Runs Tornado's own delegate with the request's span current while it creates the
     handler's task, so that task (and only it) inherits the span and the log fields."""
 
-    def __init__(self, inner: httputil.HTTPMessageDelegate, observed: ObservedRequest) -> None:
+    def __init__(
+        self, inner: httputil.HTTPMessageDelegate, observed: ObservedRequest, *, streams: bool
+    ) -> None:
         self._inner = inner
         self._observed = observed
+        #: A ``@stream_request_body`` handler starts in ``headers_received``; any other in
+        #: ``finish``, and only that call needs the request's context.
+        self._streams = streams
 
     def _run_in_context(self, call: Any, *args: Any) -> Any:
         observed = self._observed
@@ -198,6 +205,8 @@ class _ObservedDelegate(httputil.HTTPMessageDelegate):
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
+        if not self._streams:
+            return self._inner.headers_received(start_line, headers)
         result: Awaitable[None] | None = self._run_in_context(
             self._inner.headers_received, start_line, headers
         )
@@ -253,7 +262,9 @@ class ObservedApplication(Application):
         if route in self.unobserved:
             return inner
         observed = ObservedRequest(request, route=route, traced=self.trace_requests)
-        return _ObservedDelegate(inner, observed)
+        # Tornado's @stream_request_body marker (RequestHandler._stream_request_body).
+        streams = bool(getattr(target_class, "_stream_request_body", False))
+        return _ObservedDelegate(inner, observed, streams=streams)
 
     def log_request(self, handler: RequestHandler) -> None:
         observed = _current.get()

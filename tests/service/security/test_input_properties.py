@@ -21,7 +21,7 @@ from gale_service.auth.request import parse_authorization, verify_session_cookie
 from gale_service.auth.sessions import decode_session, encode_session
 from gale_service.auth.tokens import InvalidToken, TokenPolicy, issue_token, verify_token
 from gale_service.bulk import parse_lines
-from gale_service.handlers.base import accepts
+from gale_service.handlers.base import _accepts, accepts
 from gale_service.handlers.conditional import expected_version, not_modified
 from gale_service.handlers.pages import safe_next
 from gale_service.head_limits import HEAD_END, bounded_head
@@ -243,6 +243,15 @@ def test_any_if_none_match_is_a_yes_or_no(header: str, version: int) -> None:
 @example("*/*;q=")
 def test_any_accept_header_is_a_yes_or_no(header: str) -> None:
     assert accepts(header, ("application/json", "application/problem+json")) in {True, False}
+
+
+@given(header_text, st.integers(min_value=0, max_value=300))
+def test_remembered_and_long_accept_headers_are_judged_alike(header: str, padding: int) -> None:
+    """Short values come from a cache, long ones are parsed each time: the same answers."""
+    produces = ("application/json", "application/problem+json")
+    padded = header + ", x/y" * padding
+    assert accepts(padded, produces) == _accepts(padded, produces)
+    assert accepts(header, produces) == _accepts(header, produces)
 
 
 @given(st.text(max_size=200))

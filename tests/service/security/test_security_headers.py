@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import email.utils
+import re
+import time
 from collections.abc import AsyncIterator
 
 import pytest
+from gale_service.security.headers import content_security_policy
+from gale_service.security.hosts import HostAllowList
 
 from tests.mongo import SecantusServer
 from tests.service.harness import LiveService, live_service
@@ -78,3 +83,44 @@ async def test_loopback_and_in_cluster_names_are_served_by_default(
     live: LiveService, host: str
 ) -> None:
     assert (await live.fetch("/api/v1/items", headers={"Host": host})).code == 200
+
+
+async def test_date_is_current_and_policy_complete(live: LiveService) -> None:
+    """``Date`` is formatted once a second, never stale; the policy names every directive."""
+    before = time.time()
+    response = await live.fetch("/livez")
+    sent = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
+    assert int(before) <= sent <= time.time()
+    assert response.headers["Server"].startswith("TornadoServer/")
+    nonce = re.search(r"'nonce-([A-Za-z0-9_-]+)'", response.headers["Content-Security-Policy"])
+    assert nonce is not None
+    assert response.headers["Content-Security-Policy"] == content_security_policy(nonce[1])
+    assert content_security_policy("n").split("; ") == [
+        "default-src 'self'",
+        "script-src 'self' 'nonce-n'",
+        "style-src 'self' 'nonce-n'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("api.example.com:443", True),
+        ("API.EXAMPLE.COM", True),
+        ("a.b.svc.cluster.local", True),
+        ("svc.cluster.local", False),  # *.x is subdomains only
+        ("example.com", False),
+        ("[::1]:8888", True),
+        ("", False),
+    ],
+)
+def test_host_patterns_match_case_insensitively(host: str, allowed: bool) -> None:
+    hosts = HostAllowList(("API.Example.com", "*.Svc.Cluster.Local", "[::1]"))
+    assert hosts.allows(host) is allowed
+    assert HostAllowList(("*",)).allows(host) is bool(host)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -137,3 +138,26 @@ async def test_oversized_body_is_413(mongo_server: SecantusServer) -> None:
         )
         assert response.code == 413
         assert response.headers["Content-Type"].startswith("application/problem+json")
+
+
+async def test_gzip_bodies_are_decoded_and_capped_once_decoded(
+    mongo_server: SecantusServer,
+) -> None:
+    async with live_service(mongo_server.uri, max_body_bytes=2048) as live:
+        gzipped = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        small = gzip.compress(json.dumps({"name": "zipped", "description": "d"}).encode())
+        created = await live.fetch("/api/v1/items", method="POST", body=small, headers=gzipped)
+        assert created.code == 201, created.body
+        assert json.loads(created.body)["name"] == "zipped"
+        # 40 bytes on the wire, 4 KB once decoded: over the limit the handler sees.
+        bomb = gzip.compress(json.dumps({"name": "x", "description": "y" * 4000}).encode())
+        assert len(bomb) < 2048
+        refused = await live.fetch("/api/v1/items", method="POST", body=bomb, headers=gzipped)
+        assert refused.code == 413
+        assert refused.headers["Content-Type"].startswith("application/problem+json")
+        broken = await live.fetch(
+            "/api/v1/items", method="POST", body=small[:-6] + b"broken", headers=gzipped
+        )
+        assert broken.code == 400
+        assert broken.headers["Content-Type"].startswith("application/problem+json")
+        assert live.services.inflight.count == 0

@@ -179,3 +179,24 @@ async def test_metrics_answers_are_hardened_like_every_other(
         refused = answers["evil.example"]
         assert refused.code == 400
         assert refused.headers["Content-Type"].startswith("application/problem+json")
+
+
+def test_request_labels_stay_bounded_for_any_method_or_status() -> None:
+    """The label children are remembered by raw values only for standard methods and real
+    statuses, so a client sending made-up methods cannot grow the table."""
+    before = parse(metrics.exposition()[0].decode())
+    for number in range(50):
+        metrics.observe_request(method=f"BREW{number}", route="/t", status=418, seconds=0.001)
+    metrics.observe_request(method="GET", route="/t", status=204, seconds=0.001)
+    metrics.observe_request(method="GET", route="/t", status=201, seconds=0.001)
+    after = parse(metrics.exposition()[0].decode())
+    count = "http_server_request_duration_seconds_count"
+
+    def delta(**labels: str) -> float:
+        return value(after, count, **labels) - value(before, count, **labels)
+
+    assert (
+        delta(http_request_method="_OTHER", http_route="/t", http_response_status_class="4xx") == 50
+    )
+    assert delta(http_request_method="GET", http_route="/t", http_response_status_class="2xx") == 2
+    assert not [key for key in metrics._REQUEST_CHILDREN if str(key[0]).startswith("BREW")]

@@ -16,6 +16,7 @@ from tests.service.telemetry_harness import (
     FAILING_ROUTE,
     ROUND_TRIP_ROUTE,
     SOCKET_ROUTE,
+    STREAMING_ROUTE,
     add_test_routes,
     finished_spans,
     json_log_lines,
@@ -181,6 +182,25 @@ async def test_client_leaving_before_its_body_ends_the_span(service: LiveService
         await asyncio.sleep(0.02)
     (server,) = server_spans(f"POST {FAILING_ROUTE}")
     assert (server.attributes or {})["error.type"] == "connection_closed"
+
+
+async def test_a_streaming_handler_runs_in_its_request_span_from_the_start(
+    service: LiveService,
+) -> None:
+    """A ``@stream_request_body`` handler starts while the headers are handled: the span is
+    current there too, not only for handlers that start once the body is in."""
+    add_test_routes(service)
+    response = await service.fetch(
+        "/test/streaming",
+        method="POST",
+        body=b"x" * 100_000,
+        headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"},
+    )
+    assert response.code == 200, response.body
+    seen = json.loads(response.body)
+    assert seen == {"bytes": 100_000, "prepare": TRACE_ID, "post": TRACE_ID}
+    (server,) = server_spans(f"POST {STREAMING_ROUTE}")
+    assert format(server.context.trace_id, "032x") == TRACE_ID
 
 
 async def test_the_live_feed_socket_traces_each_client_message(service: LiveService) -> None:
