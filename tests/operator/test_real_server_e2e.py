@@ -111,7 +111,9 @@ def test_reaching_ready_writes_the_creates_two_statuses_and_one_event(
     assert not [w for w in writes if w.startswith(("PUT", "DELETE"))], writes
 
 
-def test_a_child_deleted_during_a_watch_gap_is_restored(api: Api, ns: str) -> None:
+def delete_children_during_a_watch_gap(api: Api, ns: str) -> tuple[str, str]:
+    """A Ready Microservice whose Deployment and ConfigMap are deleted while every watch is
+    down; the resumes then get 410 Gone, so kopf relists. The two children's paths."""
     make_secret(api, ns)
     make_microservice(api, ns)
     ready(api, ns)
@@ -122,7 +124,12 @@ def test_a_child_deleted_during_a_watch_gap_is_restored(api: Api, ns: str) -> No
         api.delete(path)
         api.delete(config)
     finally:
-        api.post("/_emulator/watches/expire", None)  # resumes get 410 Gone: kopf relists
+        api.post("/_emulator/watches/expire", None)
+    return path, config
+
+
+def test_a_child_deleted_during_a_watch_gap_is_restored(api: Api, ns: str) -> None:
+    path, config = delete_children_during_a_watch_gap(api, ns)
     gone_at = time.monotonic()
     wait_until(lambda: api.get(path), timeout=10, what="the Deployment to be recreated")
     wait_until(lambda: api.get(config), timeout=10, what="the ConfigMap to be recreated")
@@ -143,17 +150,7 @@ def test_a_watch_gap_is_repaired_when_the_relist_settles_not_a_whole_interval_la
         (tmp_path / "processes.log").open("wb") as log,
         emulated_cluster(tmp_path, reconcile_interval=30.0, log=log) as (api, _),
     ):
-        make_secret(api, ns)
-        make_microservice(api, ns)
-        ready(api, ns)
-        path = CHILDREN["deployment"].format(ns=ns)
-        config = CHILDREN["configmap"].format(ns=ns)
-        api.post("/_emulator/watches/close", None)
-        try:
-            api.delete(path)
-            api.delete(config)
-        finally:
-            api.post("/_emulator/watches/expire", None)  # resumes get 410 Gone: kopf relists
+        path, config = delete_children_during_a_watch_gap(api, ns)
         wait_until(lambda: api.get(path), timeout=12, what="the Deployment, before the tick")
         wait_until(lambda: api.get(config), timeout=5, what="the ConfigMap, before the tick")
         ready(api, ns)

@@ -3,11 +3,8 @@ models that validate requests, and the service holding to it under schemathesis 
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,8 +19,8 @@ from tornado.websocket import WebSocketHandler
 
 from tests.mongo import SecantusServer
 from tests.service.harness import LiveService, live_service
+from tests.service.resources.fuzzing import schemathesis_output
 
-FUZZ_EXAMPLES = 12
 OTHER_DOCUMENTED = {"/livez", "/readyz", "/startupz", "/openapi.json"}
 
 
@@ -109,41 +106,12 @@ async def test_schemas_come_from_the_validating_models(one_driver: LiveService) 
 
 
 async def test_schemathesis_finds_nothing(one_driver: LiveService, tmp_path: Path) -> None:
-    report = tmp_path / "schemathesis"
-    environment = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.service.fuzz_hooks"}
-    command = [
-        str(Path(sys.executable).with_name("schemathesis")),
-        "--config-file",
-        str(Path(__file__).with_name("schemathesis_items.toml")),
-        "run",
-        f"{one_driver.base_url}/openapi.json",
-        "--checks",
-        "all",
-        "--max-examples",
-        str(FUZZ_EXAMPLES),
-        "--seed",
-        "20260101",
-        "--workers",
-        "2",
-        "--request-timeout",
-        "10",
-        "--report-dir",
-        str(report),
-        "--no-color",
-    ]
-    token = getattr(one_driver, "token", None)
-    if token:
-        command += ["--header", f"Authorization: Bearer {token}"]
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        env=environment,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=Path(__file__).parents[3],
+    await schemathesis_output(
+        one_driver.base_url,
+        config=Path(__file__).with_name("schemathesis_items.toml"),
+        report=tmp_path / "schemathesis",
+        token=getattr(one_driver, "token", None),
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=150)
-    text = output.decode(errors="replace")
-    assert process.returncode == 0, text
 
 
 async def test_the_document_carries_an_etag_and_answers_304_to_it(one_driver: LiveService) -> None:

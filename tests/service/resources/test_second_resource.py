@@ -11,10 +11,7 @@ The contract tests run the same assertions for the shipped items and for the not
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +26,7 @@ from openapi_spec_validator import validate
 from tests.mongo import SecantusServer
 from tests.service.clients import connect, frame, subscribe
 from tests.service.harness import LiveService, live_service
+from tests.service.resources.fuzzing import schemathesis_output
 from tests.service.resources.notes import Note, NoteImport, NotePage, NotePatch, NoteWrite
 
 NOTES = Slice(
@@ -334,39 +332,11 @@ async def test_the_openapi_document_describes_notes_and_stays_valid(live: LiveSe
 async def test_schemathesis_finds_nothing_wrong_with_notes(
     live: LiveService, tmp_path: Path
 ) -> None:
-    here = Path(__file__)
-    command = [
-        str(Path(sys.executable).with_name("schemathesis")),
-        "--config-file",
-        str(here.with_name("schemathesis_notes.toml")),
-        "run",
-        f"{live.base_url}/openapi.json",
-        "--include-path-regex",
-        "notes",
-        "--checks",
-        "all",
-        "--max-examples",
-        "12",
-        "--seed",
-        "20260101",
-        "--workers",
-        "2",
-        "--request-timeout",
-        "10",
-        "--report-dir",
-        str(tmp_path / "schemathesis"),
-        "--no-color",
-        "--header",
-        f"Authorization: Bearer {live.token}",
-    ]
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.service.fuzz_hooks"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=here.parents[3],
+    text = await schemathesis_output(
+        live.base_url,
+        config=Path(__file__).with_name("schemathesis_notes.toml"),
+        report=tmp_path / "schemathesis",
+        token=live.token,
+        extra=("--include-path-regex", "notes"),
     )
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=150)
-    text = output.decode(errors="replace")
-    assert process.returncode == 0, text
     assert "notes" in text
