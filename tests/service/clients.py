@@ -56,13 +56,19 @@ class Browser:
         assert match, "the page has no _xsrf field"
         return match.group(1)
 
+    async def submit(self, path: str, body: str) -> HTTPResponse:
+        """POST ``body`` (already form-encoded, or deliberately not) as an HTML form would."""
+        return await self.fetch(
+            path,
+            method="POST",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+
     async def login(self, username: str = ADMIN, password: str = ADMIN_PASSWORD) -> HTTPResponse:
         token = await self.form_token()
-        return await self.fetch(
-            "/login",
-            method="POST",
-            body=f"_xsrf={token}&username={username}&password={password}&next=/",
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        return await self.submit(
+            "/login", f"_xsrf={token}&username={username}&password={password}&next=/"
         )
 
 

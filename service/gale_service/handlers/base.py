@@ -214,9 +214,8 @@ class ApiHandler(RequestHandler):
             ) from None
 
     async def admit_request(self) -> None:
-        """Host allow-list, load shedding, authentication, then per-IP and per-user limits."""
-        if self.exempt:
-            return
+        """Host allow-list, load shedding, authentication, then per-IP and per-user limits
+        (:meth:`prepare` skips it for ``exempt`` routes)."""
         services = self.services
         guard = services.guard
         guard.check_host(self.request.host)

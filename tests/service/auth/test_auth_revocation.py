@@ -18,7 +18,6 @@ from tests.mongo import SecantusServer
 from tests.service.clients import Browser, connect
 from tests.service.harness import ADMIN, ADMIN_PASSWORD, LiveService, live_service
 
-FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 BOB_PASSWORD = "bob's long password"
 
 
@@ -54,7 +53,7 @@ async def me(live: LiveService, bearer: str) -> int:
 
 async def logout(browser: Browser) -> None:
     xsrf = await browser.form_token("/")
-    response = await browser.fetch("/logout", method="POST", body=f"_xsrf={xsrf}", headers=FORM)
+    response = await browser.submit("/logout", f"_xsrf={xsrf}")
     assert response.code == 303
 
 

@@ -66,12 +66,7 @@ async def test_login_without_a_valid_xsrf_token_is_403(
     browser = Browser(live)
     await browser.fetch("/login")  # gets the xsrf cookie
     field = f"_xsrf={token}&" if token else ""
-    response = await browser.fetch(
-        "/login",
-        method="POST",
-        body=f"{field}username={ADMIN}&password=x",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    response = await browser.submit("/login", f"{field}username={ADMIN}&password=x")
     assert response.code == 403
 
 
@@ -123,12 +118,7 @@ async def test_logout_ends_the_session(live: LiveService) -> None:
     browser = Browser(live)
     await browser.login()
     token = await browser.form_token("/")
-    response = await browser.fetch(
-        "/logout",
-        method="POST",
-        body=f"_xsrf={token}",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    response = await browser.submit("/logout", f"_xsrf={token}")
     assert response.code == 303
     assert "gale_session" not in browser.cookies
     assert (await browser.fetch("/api/v1/auth/me")).code == 401
@@ -138,11 +128,9 @@ async def test_logout_ends_the_session(live: LiveService) -> None:
 async def test_login_never_redirects_off_site(live: LiveService, target: str) -> None:
     browser = Browser(live)
     token = await browser.form_token()
-    response = await browser.fetch(
+    response = await browser.submit(
         "/login",
-        method="POST",
-        body=f"_xsrf={token}&username={ADMIN}&password=correct horse battery staple&next={target}",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        f"_xsrf={token}&username={ADMIN}&password=correct horse battery staple&next={target}",
     )
     assert response.code == 303
     assert response.headers["Location"] == "/"

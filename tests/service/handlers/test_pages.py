@@ -111,12 +111,7 @@ async def test_a_language_preference_beats_accept_language(
     live: LiveService, browser: Browser
 ) -> None:
     token = await browser.form_token("/")
-    chosen = await browser.fetch(
-        "/language",
-        method="POST",
-        body=f"_xsrf={token}&lang=de&next=/",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    chosen = await browser.submit("/language", f"_xsrf={token}&lang=de&next=/")
     assert chosen.code == 303
     page = (await browser.fetch("/", headers=ENGLISH)).body.decode()
     assert "<h1>Deine Einträge</h1>" in page
