@@ -61,6 +61,10 @@ class Revocations:
         now = self.clock()
         if cached is not None and now - cached.fetched_at < self.staleness_seconds:
             return cached.standing
+        if cached is not None and not self._users.reachable():
+            # The read would wait out server selection only to fall back to this: the
+            # request's own store operation then waits again, doubling an outage's 503.
+            return cached.standing
         pending = self._pending.get(username)
         if pending is None:
             # One read per user however many of its requests arrive while it is under way.

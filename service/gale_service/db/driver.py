@@ -142,17 +142,18 @@ class MongoGateway:
         waits on the event loop instead, and answers within the server-selection timeout.
         A background ping (one at a time) keeps the driver rediscovering the server.
         """
-        if self._has_writable_server():
+        if self.reachable():
             return
         deadline = time.monotonic() + self.server_selection_timeout
-        while not self._has_writable_server():
+        while not self.reachable():
             if self._probe is None or self._probe.done():
                 self._probe = asyncio.get_running_loop().create_task(self._ping_quietly())
             if time.monotonic() >= deadline:
                 raise DatabaseUnavailable(self.unavailable_reason())
             await asyncio.sleep(0.02)
 
-    def _has_writable_server(self) -> bool:
+    def reachable(self) -> bool:
+        """Whether the driver knows a writable server right now (no I/O, no waiting)."""
         return bool(self._client.topology_description.has_writable_server())
 
     def unavailable_reason(self) -> str:

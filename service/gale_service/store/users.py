@@ -91,6 +91,10 @@ class UserStore:
         async with self._gateway.operation():
             await self._users.update_one({"_id": username}, {"$set": {"locale": locale}})
 
+    def reachable(self) -> bool:
+        """Whether a read could be sent now; ``False`` during an outage the driver has seen."""
+        return self._gateway.reachable()
+
     async def standing(self, username: str) -> Standing:
         """The user's generation and unexpired ended sessions (an unknown user: generation 0)."""
         async with self._gateway.operation():
