@@ -114,23 +114,16 @@ class MongoGateway:
         async with translate_errors():
             await self.database.command("ping")
 
-    @asynccontextmanager
-    async def operation(self, *, streaming: bool = False) -> AsyncIterator[None]:
-        """Around every store operation: fail fast while no server is known (see
-        :meth:`available`), then :func:`translate_errors`.
+    def operation(self, *, streaming: bool = False) -> Operation:
+        """Around every store operation (``async with gateway.operation():``): fail fast while
+        no server is known (see :meth:`available`), then :func:`translate_errors`.
 
         Unless ``streaming`` (a cursor a client reads at its own pace), the operation gets
         one deadline, ``timeoutMS`` from now, for all it sends. That deadline starts before
         Motor queues the work for its thread pool: otherwise time spent waiting for a
         thread came on top of timeoutMS (in an outage, requests answered after twice timeoutMS).
         """
-        await self.available()
-        deadline = (
-            contextlib.nullcontext() if streaming else pymongo.timeout(self.operation_timeout)
-        )
-        with deadline:
-            async with translate_errors():
-                yield
+        return Operation(self, streaming=streaming)
 
     async def available(self) -> None:
         """Return once the driver knows a writable server; :class:`DatabaseUnavailable`
@@ -294,20 +287,60 @@ class MongoGateway:
         await _maybe_await(self._client.close())
 
 
+class Operation:
+    """:meth:`MongoGateway.operation`, as a plain async context manager: it wraps every store
+    call, and a generator-based one (with :func:`translate_errors` and :meth:`available` as
+    coroutines of their own inside) cost three coroutines per call where a reachable server
+    needs none."""
+
+    __slots__ = ("_deadline", "_gateway", "_streaming")
+
+    def __init__(self, gateway: MongoGateway, *, streaming: bool) -> None:
+        self._gateway = gateway
+        self._streaming = streaming
+        self._deadline: Any = None
+
+    async def __aenter__(self) -> None:
+        gateway = self._gateway
+        if not gateway.reachable():
+            await gateway.available()
+        if not self._streaming:
+            self._deadline = pymongo.timeout(gateway.operation_timeout)
+            self._deadline.__enter__()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any
+    ) -> None:
+        if self._deadline is not None:
+            self._deadline.__exit__(kind, error, traceback)
+        if isinstance(error, PyMongoError):
+            translated = _translated(error)
+            if translated is not None:
+                raise translated from error
+
+
 @asynccontextmanager
 async def translate_errors() -> AsyncIterator[None]:
     """Turn the drivers' connectivity errors, and transaction errors still transient once
     the retry budget is spent, into :class:`DatabaseUnavailable`."""
     try:
         yield
-    except UNAVAILABLE_ERRORS as error:
-        raise DatabaseUnavailable(_reason(error)) from error
     except PyMongoError as error:
-        if error.has_error_label("TransientTransactionError") or error.has_error_label(
-            "UnknownTransactionCommitResult"
-        ):
-            raise DatabaseUnavailable(f"transaction not committed: {_reason(error)}") from error
-        raise
+        translated = _translated(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _translated(error: PyMongoError) -> DatabaseUnavailable | None:
+    """What :func:`translate_errors` raises instead of ``error``; ``None`` to let it through."""
+    if isinstance(error, UNAVAILABLE_ERRORS):
+        return DatabaseUnavailable(_reason(error))
+    if error.has_error_label("TransientTransactionError") or error.has_error_label(
+        "UnknownTransactionCommitResult"
+    ):
+        return DatabaseUnavailable(f"transaction not committed: {_reason(error)}")
+    return None
 
 
 def _reason(error: BaseException) -> str:
@@ -364,6 +397,7 @@ __all__ = [
     "DatabaseUnavailable",
     "Document",
     "MongoGateway",
+    "Operation",
     "Session",
     "connect",
     "translate_errors",
