@@ -133,16 +133,28 @@ def configure_logging(
 
 def log_request(handler: RequestHandler) -> None:
     """The Application's ``log_function``: one line per request, level by status class."""
-    status = handler.get_status()
+    access_line(
+        method=handler.request.method,
+        route=getattr(handler, "route", "unmatched"),
+        status=handler.get_status(),
+        seconds=handler.request.request_time(),
+        request_id=getattr(handler, "request_id", None),
+    )
+
+
+def access_line(
+    *, method: str | None, route: str, status: int, seconds: float, request_id: str | None
+) -> None:
+    """The access line of a request answered with or without a ``RequestHandler``."""
     level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
     ACCESS.log(
         level,
         "request",
         extra={
-            "method": handler.request.method,
-            "route": getattr(handler, "route", "unmatched"),
+            "method": method,
+            "route": route,
             "status": status,
-            "duration_ms": round(handler.request.request_time() * 1000, 2),
-            "request_id": getattr(handler, "request_id", None),
+            "duration_ms": round(seconds * 1000, 2),
+            "request_id": request_id,
         },
     )

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
+from gale_service.handlers.health import DirectProbe, LivenessHandler
+from gale_service.intake import RequestIntake
+from gale_service.services import ServiceApplication
 from gale_service.store.migrations import MIGRATIONS, VERSION_ID, apply_migrations
+from tornado.httputil import HTTPHeaders, HTTPServerRequest, RequestStartLine
 
 from tests.mongo import SecantusServer
 from tests.service.harness import LiveService, live_service
+from tests.service.raw_http import exchange, request_bytes
 
 
 async def probe(service: LiveService, path: str) -> tuple[int, dict[str, str]]:
@@ -84,3 +90,71 @@ async def test_unreachable_database_at_start(tmp_path_factory: object, driver: s
             assert (await probe(live, "/startupz"))[0] == 200
         finally:
             await asyncio.to_thread(server.stop)
+
+
+PROBES = ("/livez", "/readyz", "/startupz")
+
+
+async def test_a_probe_get_answered_directly_matches_its_handlers_answer(
+    service: LiveService,
+) -> None:
+    """A plain GET is answered without a handler; one with ``Content-Length: 0`` goes to the
+    handler. Both answers must agree in status, body, header names and order, and values
+    (bar the date and the CSP nonce)."""
+    await wait_ready(service)
+    port = int(service.base_url.rsplit(":", 1)[1])
+    for path in PROBES:
+        sent = [("X-Request-ID", "probe-parity-1")]
+        direct = await exchange(port, request_bytes("GET", path, headers=sent))
+        handled = await exchange(
+            port, request_bytes("GET", path, headers=[*sent, ("Content-Length", "0")])
+        )
+        assert (direct.status, direct.body) == (handled.status, handled.body), path
+        assert list(direct.headers) == list(handled.headers), path
+        varying = {"date", "content-security-policy"}
+        assert {k: v for k, v in direct.headers.items() if k not in varying} == {
+            k: v for k, v in handled.headers.items() if k not in varying
+        }, path
+        assert direct.headers["x-request-id"] == "probe-parity-1"
+        nonce = re.search(r"'nonce-([^']+)'", direct.headers["content-security-policy"])
+        assert nonce is not None
+        assert nonce[1] not in handled.headers["content-security-policy"], "a fresh nonce"
+
+
+def test_only_a_plain_get_of_an_unobserved_probe_skips_the_handler(service: LiveService) -> None:
+    intake = service.running.server.request_callback
+    assert isinstance(intake, RequestIntake)
+    application = intake.application
+    assert isinstance(application, ServiceApplication)
+    route = "/livez"
+
+    def delegate(method: str, headers: dict[str, str], *, declared: str = route) -> object:
+        request = HTTPServerRequest(
+            start_line=RequestStartLine(method, route, "HTTP/1.1"),
+            headers=HTTPHeaders({"Host": "127.0.0.1", **headers}),
+            connection=None,
+        )
+        return application.get_handler_delegate(request, LivenessHandler, {"route": declared})
+
+    assert isinstance(delegate("GET", {}), DirectProbe)
+    assert isinstance(delegate("GET", {"Accept": "application/json"}), DirectProbe)
+    for method, headers in (
+        ("HEAD", {}),
+        ("POST", {}),
+        ("GET", {"Content-Length": "0"}),
+        ("GET", {"Transfer-Encoding": "chunked"}),
+        ("GET", {"Accept": "text/csv"}),
+    ):
+        assert not isinstance(delegate(method, headers), DirectProbe), (method, headers)
+    observed = delegate("GET", {}, declared="/an-observed-probe")
+    assert not isinstance(observed, DirectProbe), "an observed route keeps its span"
+
+
+async def test_requests_a_probe_declines_get_the_handlers_problems(service: LiveService) -> None:
+    port = int(service.base_url.rsplit(":", 1)[1])
+    refused = await exchange(port, request_bytes("GET", "/livez", headers=[("Accept", "text/csv")]))
+    assert refused.status == 406
+    assert refused.content_type.startswith("application/problem+json")
+    head = await exchange(port, request_bytes("POST", "/livez", body=b"{}"))
+    assert head.status == 405
+    assert head.headers["allow"] == "GET"

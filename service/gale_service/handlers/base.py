@@ -54,6 +54,23 @@ class _HttpDate:
 _http_date = _HttpDate()
 
 
+def response_headers(*, nonce: str, tls: bool) -> dict[str, str]:
+    """What every response starts with: Tornado's defaults (``Server``, ``Content-Type``,
+    ``Date``) and the security headers, values already valid (see :meth:`ApiHandler.clear`)."""
+    return {
+        "Server": SERVER_HEADER,
+        "Content-Type": "text/html; charset=UTF-8",
+        "Date": _http_date(),
+        **security_headers(nonce=nonce, tls=tls),
+    }
+
+
+def request_id(headers: httputil.HTTPHeaders) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane one (``REQUEST_ID``), else a new one."""
+    incoming = headers.get("X-Request-ID", "")
+    return incoming if REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
+
+
 def dump_json(value: Any) -> str:
     return json_codec.dumps(value)
 
@@ -147,12 +164,7 @@ class ApiHandler(RequestHandler):
         included, since ``send_error`` clears through here too."""
         self.csp_nonce = new_nonce()
         self._headers = httputil.HTTPHeaders(
-            {
-                "Server": SERVER_HEADER,
-                "Content-Type": "text/html; charset=UTF-8",
-                "Date": _http_date(),
-                **security_headers(nonce=self.csp_nonce, tls=self.request.protocol == "https"),
-            }
+            response_headers(nonce=self.csp_nonce, tls=self.request.protocol == "https")
         )
         self.set_default_headers()
         self._write_buffer = []
@@ -234,8 +246,7 @@ class ApiHandler(RequestHandler):
         return None
 
     async def prepare(self) -> None:
-        incoming = self.request.headers.get("X-Request-ID", "")
-        self.request_id = incoming if REQUEST_ID.fullmatch(incoming) else os.urandom(16).hex()
+        self.request_id = request_id(self.request.headers)
         self._headers["X-Request-ID"] = self.request_id  # REQUEST_ID's characters, or hex
         # Admission first: the intake still counts this request once, so the shedding check
         # sees it exactly once; the handler's own count takes over afterwards. (Exempt
