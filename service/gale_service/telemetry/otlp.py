@@ -114,6 +114,8 @@ def _key_value(key: str, value: Any) -> bytes:
 
 
 _pairs: dict[tuple[str, type, object], bytes] = {}
+#: Values whose encoded pair is kept (bool is an int: the type is part of the key).
+_SCALARS = (str, int, float)
 
 
 def _attributes(field: int, attributes: Mapping[str, Any] | None) -> bytes:
@@ -122,10 +124,11 @@ def _attributes(field: int, attributes: Mapping[str, Any] | None) -> bytes:
     if not attributes:
         return b""
     parts = []
+    pairs = _pairs
     for key, value in attributes.items():
-        scalar = isinstance(value, str | int | float)
+        scalar = isinstance(value, _SCALARS)
         cache_key = (key, type(value), value)
-        encoded = _pairs.get(cache_key) if scalar else None
+        encoded = pairs.get(cache_key) if scalar else None
         if encoded is None:
             try:
                 encoded = _delimited(field, _key_value(key, value))
@@ -133,9 +136,9 @@ def _attributes(field: int, attributes: Mapping[str, Any] | None) -> bytes:
                 log.error("Failed to encode key %s: %s", key, error)
                 continue
             if scalar:
-                if len(_pairs) >= PAIR_CACHE_SIZE:
-                    _pairs.clear()
-                _pairs[cache_key] = encoded
+                if len(pairs) >= PAIR_CACHE_SIZE:
+                    pairs.clear()
+                pairs[cache_key] = encoded
         parts.append(encoded)
     return b"".join(parts)
 
@@ -159,6 +162,22 @@ def _trace_state(field: int, state: TraceState | None) -> bytes:
     return _string(field, ",".join(f"{key}={value}" for key, value in state.items()))
 
 
+#: ``Span.start_time_unix_nano`` (field 7) and ``end_time_unix_nano`` (8), both fixed64.
+_TIMES = struct.Struct("<BQBQ")
+#: ``Span.name`` (field 5) and ``Span.kind`` (6) as encoded, by name and kind: names are
+#: route and command templates, so they repeat; bounded like the attribute pairs.
+_names: dict[tuple[str, SpanKind], bytes] = {}
+
+
+def _name_and_kind(name: str, kind: SpanKind) -> bytes:
+    encoded = _names.get((name, kind))
+    if encoded is None:
+        if len(_names) >= PAIR_CACHE_SIZE:
+            _names.clear()
+        encoded = _names[(name, kind)] = _string(5, name) + _uint(6, _KIND[kind])
+    return encoded
+
+
 def _span(span: ReadableSpan) -> bytes:
     context = span.get_span_context()
     assert context is not None
@@ -166,19 +185,19 @@ def _span(span: ReadableSpan) -> bytes:
     parts = [
         b"\x0a\x10" + context.trace_id.to_bytes(16, "big"),
         b"\x12\x08" + context.span_id.to_bytes(8, "big"),
-        _trace_state(3, context.trace_state),
-        b"\x22\x08" + parent.span_id.to_bytes(8, "big") if parent else b"",
-        _string(5, span.name),
-        _uint(6, _KIND[span.kind]),
-        b"\x39" + _FIXED64.pack(span.start_time or 0),
-        b"\x41" + _FIXED64.pack(span.end_time or 0),
-        _attributes(9, span.attributes),
-        _uint(10, span.dropped_attributes),
-        _uint(12, span.dropped_events),
-        _uint(14, span.dropped_links),
-        _status(span.status),
-        _REMOTE_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS,
     ]
+    if context.trace_state:
+        parts.append(_trace_state(3, context.trace_state))
+    if parent:
+        parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+    parts.append(_name_and_kind(span.name, span.kind))
+    parts.append(_TIMES.pack(0x39, span.start_time or 0, 0x41, span.end_time or 0))
+    parts.append(_attributes(9, span.attributes))
+    dropped = span.dropped_attributes, span.dropped_events, span.dropped_links
+    if any(dropped):
+        parts.append(_uint(10, dropped[0]) + _uint(12, dropped[1]) + _uint(14, dropped[2]))
+    parts.append(_status(span.status))
+    parts.append(_REMOTE_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS)
     for event in span.events:
         parts.append(
             _delimited(
