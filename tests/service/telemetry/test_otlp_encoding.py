@@ -110,14 +110,17 @@ def test_values_otlp_cannot_carry_are_left_out_as_the_sdk_leaves_them(
     assert attribute.key == "ok"
 
 
-def test_the_pair_cache_stays_bounded(
+def test_the_pair_and_name_caches_stay_bounded(
     finished: tuple[TracerProvider, InMemorySpanExporter],
 ) -> None:
     provider, exporter = finished
     tracer = provider.get_tracer("t")
     for number in range(otlp.PAIR_CACHE_SIZE + 10):
-        with tracer.start_as_current_span("s", attributes={"url.path": f"/items/{number}"}):
+        with tracer.start_as_current_span(
+            f"s{number}", attributes={"url.path": f"/items/{number}"}
+        ):
             pass
     spans = exporter.get_finished_spans()
     assert ExportTraceServiceRequest.FromString(otlp.encode_spans(spans)) == sdk_encode(spans)
     assert len(otlp._pairs) <= otlp.PAIR_CACHE_SIZE
+    assert len(otlp._names) <= otlp.PAIR_CACHE_SIZE
