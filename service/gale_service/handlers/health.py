@@ -10,9 +10,8 @@ handler as usual, which answers it the usual way (405, 413, 406 as problem+json)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from http.client import responses
-from typing import Any
 
 from tornado import httputil
 from tornado.web import Application
@@ -97,7 +96,7 @@ class DirectProbe(httputil.HTTPMessageDelegate):
         self,
         health: Health,
         request: httputil.HTTPServerRequest,
-        verdict: Any,
+        verdict: Callable[[Health], tuple[bool, str]],
         *,
         route: str,
     ) -> None:
