@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from tornado.netutil import bind_sockets
 
+from gale_service import heap
 from gale_service.app import SLICES, make_app, make_metrics_app
 from gale_service.db import DatabaseUnavailable, connect
 from gale_service.draining import DrainingHTTPServer
@@ -273,6 +274,7 @@ async def serve(
     tls: ReloadingTLS | None = None,
 ) -> None:
     running = start(create_services(settings, mongodb_uri=mongodb_uri), sockets, tls=tls)
+    heap.settle(settings.gc_young_threshold)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -156,6 +156,8 @@ class Settings(BaseSettings):
     cpu_workers: Annotated[int, Field(ge=1, le=64)] = 2
     #: ``uvloop`` (libuv; Tornado runs on it unchanged) or the standard ``asyncio`` loop.
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    #: Net allocations between young garbage-collector passes once serving (see heap.py).
+    gc_young_threshold: Annotated[int, Field(ge=100, le=1_000_000)] = 10_000
 
     log_level: Annotated[str, Field(pattern=r"^(?i:debug|info|warning|error)$")] = "info"
     log_format: Annotated[str, Field(pattern=r"^(auto|json|text)$")] = "auto"
