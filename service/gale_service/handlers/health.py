@@ -51,7 +51,7 @@ class ProbeHandler(ApiHandler):
         cls, application: Application, request: httputil.HTTPServerRequest, route: str
     ) -> DirectProbe | None:
         """A :class:`DirectProbe` for a plain ``GET``; ``None`` sends the request to the
-        handler. (``Vary`` is what the application's compression transform adds.)"""
+        handler."""
         headers = request.headers
         if request.method != "GET" or "Content-Length" in headers or "Transfer-Encoding" in headers:
             return None
@@ -128,7 +128,7 @@ class DirectProbe(httputil.HTTPMessageDelegate):
         headers["X-Request-ID"] = rid
         headers["Cache-Control"] = "no-store"
         headers["Content-Length"] = str(len(payload))
-        headers["Vary"] = "Accept-Encoding"
+        headers["Vary"] = "Accept-Encoding"  # what the app's compression transform adds
         start_line = httputil.ResponseStartLine("", status, responses[status])
         connection.write_headers(start_line, httputil.HTTPHeaders(headers), payload)
         connection.finish()
