@@ -25,6 +25,10 @@ from tests.service.process import ServiceProcess
 
 ITEMS = 1500
 DRAIN_SECONDS = 1.0
+#: How much earlier than its connection attempt a load client may stamp a request: the log
+#: line's time is cut to the millisecond, and the client stamps before sending, in one of 64
+#: threads that wait for the GIL (CI saw a refusal stamped 0.36 ms before the close line).
+CLIENT_CLOCK_SLACK_SECONDS = 0.01
 
 
 def seed(uri: str, database: str) -> None:
@@ -272,9 +276,16 @@ def test_shutdown_under_keep_alive_load_ends_when_the_work_ends(
     logged = service.log_lines()
     closed = max(log_time(line) for line in logged if line["message"] == "stopped accepting")
     failed = [(started, outcome) for started, outcome in load.records if outcome != "200"]
-    early = [(closed - started, outcome) for started, outcome in failed if started < closed]
+    early = [
+        (closed - started, outcome)
+        for started, outcome in failed
+        if started < closed - CLIENT_CLOCK_SLACK_SECONDS
+    ]
     assert early == [], "requests that started before the listener closed must not fail"
-    assert all(outcome in {"refused", "RemoteDisconnected"} for _, outcome in failed), failed[:5]
+    # Refused once the listener is closed; a connection closed under a request the client was
+    # just sending shows as a disconnect or a reset, depending on which packet came first.
+    ended = {"refused", "RemoteDisconnected", "ConnectionResetError"}
+    assert all(outcome in ended for _, outcome in failed), failed[:5]
     # The service's own work ends within drain + 2 s (measured 1.15-1.4 s). Interpreter exit
     # follows: 0.1-0.2 s per process, so 0.4-0.9 s for two workers then their parent, and up
     # to 1.6 s when coverage saves each process's data at exit.
