@@ -156,9 +156,8 @@ def _status(status: Status) -> bytes:
     return _delimited(15, _string(2, status.description or "") + _uint(3, status.status_code.value))
 
 
-def _trace_state(field: int, state: TraceState | None) -> bytes:
-    if not state:
-        return b""
+def _trace_state(field: int, state: TraceState) -> bytes:
+    """A non-empty trace state (the caller skips an empty one, as almost every span's is)."""
     return _string(field, ",".join(f"{key}={value}" for key, value in state.items()))
 
 
