@@ -96,6 +96,18 @@ class LiveService:
             **kwargs,
         )
 
+    async def request_token(
+        self, username: str, password: str, *, headers: Mapping[str, str] | None = None
+    ) -> HTTPResponse:
+        """The password grant, ``POST /api/v1/auth/token``, sent without any credential."""
+        return await self.fetch(
+            "/api/v1/auth/token",
+            method="POST",
+            json_body={"username": username, "password": password},
+            headers=headers,
+            auth=False,
+        )
+
 
 def settings_for_test(**overrides: Any) -> Settings:
     """Settings for an in-process service: a fresh database name per test isolates data."""

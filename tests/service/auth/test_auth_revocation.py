@@ -35,12 +35,7 @@ async def create_user(live: LiveService, username: str, password: str = BOB_PASS
 
 
 async def token(live: LiveService, username: str, password: str) -> str:
-    response = await live.fetch(
-        "/api/v1/auth/token",
-        method="POST",
-        json_body={"username": username, "password": password},
-        auth=False,
-    )
+    response = await live.request_token(username, password)
     assert response.code == 200, response.body
     access: str = json.loads(response.body)["access_token"]
     return access

@@ -49,12 +49,7 @@ async def call_with(live: LiveService, token: str) -> Any:
 
 
 async def test_password_grants_a_token_signed_with_the_current_key(live: LiveService) -> None:
-    response = await live.fetch(
-        "/api/v1/auth/token",
-        method="POST",
-        json_body={"username": ADMIN, "password": ADMIN_PASSWORD},
-        auth=False,
-    )
+    response = await live.request_token(ADMIN, ADMIN_PASSWORD)
     assert response.code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = json.loads(response.body)
@@ -75,12 +70,7 @@ async def test_password_grants_a_token_signed_with_the_current_key(live: LiveSer
     ("username", "password"), [(ADMIN, "wrong password"), ("nobody", ADMIN_PASSWORD)]
 )
 async def test_wrong_credentials_get_401(live: LiveService, username: str, password: str) -> None:
-    response = await live.fetch(
-        "/api/v1/auth/token",
-        method="POST",
-        json_body={"username": username, "password": password},
-        auth=False,
-    )
+    response = await live.request_token(username, password)
     assert response.code == 401
     assert json.loads(response.body)["detail"] == "wrong username or password"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -81,17 +80,10 @@ async def test_per_user_bucket_spans_addresses(limited: tuple[LiveService, FakeC
 
 async def test_login_has_a_stricter_bucket(limited: tuple[LiveService, FakeClock]) -> None:
     live, clock = limited
-    attempt: dict[str, Any] = {"username": ADMIN, "password": "guess"}
     codes = []
     for n in range(3):
         clock.now += 1.5  # far slower than the IP limit, still too fast for logins
-        response = await live.fetch(
-            "/api/v1/auth/token",
-            method="POST",
-            json_body={**attempt, "password": f"guess {n}"},
-            headers=forwarded("192.0.2.1"),
-            auth=False,
-        )
+        response = await live.request_token(ADMIN, f"guess {n}", headers=forwarded("192.0.2.1"))
         codes.append(response.code)
     assert codes == [401, 401, 429]
     assert int(response.headers["Retry-After"]) >= 5
