@@ -10,11 +10,11 @@ handler as usual, which answers it the usual way (405, 413, 406 as problem+json)
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http.client import responses
 
 from tornado import httputil
-from tornado.web import Application
+from tornado.web import Application, OutputTransform
 
 from gale_service.handlers.base import (
     ApiHandler,
@@ -58,7 +58,13 @@ class ProbeHandler(ApiHandler):
         accept = headers.get("Accept")
         if accept and not accepts(accept, cls.produces):
             return None
-        return DirectProbe(services_of(application).health, request, cls.verdict, route=route)
+        return DirectProbe(
+            services_of(application).health,
+            request,
+            cls.verdict,
+            route=route,
+            transforms=application.transforms,
+        )
 
 
 def body(ok: bool, reason: str) -> dict[str, str]:
@@ -90,7 +96,7 @@ class StartupHandler(ProbeHandler):
 class DirectProbe(httputil.HTTPMessageDelegate):
     """Answers a probe's ``GET`` when the request has arrived, as :class:`ProbeHandler` would:
     the headers every response starts with (:func:`response_headers`), the request id, the
-    probe's JSON, and the access line."""
+    probe's JSON through the application's output transforms, and the access line."""
 
     def __init__(
         self,
@@ -99,11 +105,13 @@ class DirectProbe(httputil.HTTPMessageDelegate):
         verdict: Callable[[Health], tuple[bool, str]],
         *,
         route: str,
+        transforms: Sequence[Callable[[httputil.HTTPServerRequest], OutputTransform]],
     ) -> None:
         self._health = health
         self._request = request
         self._verdict = verdict
         self._route = route
+        self._transforms = transforms
 
     def headers_received(
         self,
@@ -128,9 +136,13 @@ class DirectProbe(httputil.HTTPMessageDelegate):
         headers["X-Request-ID"] = rid
         headers["Cache-Control"] = "no-store"
         headers["Content-Length"] = str(len(payload))
-        headers["Vary"] = "Accept-Encoding"  # what the app's compression transform adds
+        head = httputil.HTTPHeaders(headers)
+        for transform in self._transforms:  # built per request, as RequestHandler does
+            status, head, payload = transform(request).transform_first_chunk(
+                status, head, payload, True
+            )
         start_line = httputil.ResponseStartLine("", status, responses[status])
-        connection.write_headers(start_line, httputil.HTTPHeaders(headers), payload)
+        connection.write_headers(start_line, head, payload)
         connection.finish()
         access_line(
             method=request.method,
