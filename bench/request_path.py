@@ -16,10 +16,10 @@ validates its response through pydantic), and Gale's full default stack three wa
 ``REF`` (``gale-untraced@HEAD~1``), in the same run and interleaved with the others: on a busy
 machine, the before/after of a change is only comparable that way.
 
-Each server runs alone on core 0, wrk and the database on core 1 (``taskset``, when the
-machine has it and two cores). Absolute numbers depend on the machine, and SecantusDB is
-much slower than mongod, so the ratios printed at the end are what to compare. The figures
-are also written as JSON under ``bench/results/`` (git-ignored).
+Each server runs alone on core 0; wrk, the database and the OTLP receiver on core 1
+(``taskset``, when the machine has it and two cores). Absolute numbers depend on the
+machine, and SecantusDB is much slower than mongod, so the ratios printed at the end are what
+to compare. The figures are also written as JSON under ``bench/results/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import cast
 
 from bench.harness import (
+    LOAD_CPU,
     REPO,
     SERVER_CPU,
     Result,
@@ -116,7 +117,8 @@ def backends(prefix: str = "gale-bench-") -> Iterator[Backends]:
         workdir = Path(tmp)
         uri = stack.enter_context(database(workdir))
         otlp_port = free_port()
-        stack.enter_context(process([sys.executable, "-m", "bench.otlp_sink", str(otlp_port)]))
+        sink = [sys.executable, "-m", "bench.otlp_sink", str(otlp_port)]
+        stack.enter_context(process(pinned(sink, LOAD_CPU)))
         yield Backends(uri, seed_item(uri), otlp_port, workdir)
 
 
