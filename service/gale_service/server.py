@@ -285,6 +285,8 @@ async def serve(
         extra={
             "url": f"{'https' if tls else 'http'}://{host}:{port}",
             "driver": running.services.gateway.driver,
+            # The loop's package (uvloop, asyncio): what runs, not what was asked for.
+            "event_loop": type(loop).__module__.partition(".")[0],
         },
     )
     await stop.wait()
