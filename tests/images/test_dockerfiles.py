@@ -205,8 +205,9 @@ def test_build_context_leaves_out_local_state() -> None:
     assert not ignore.excludes("uv.lock")
 
 
-def test_locked_runtime_set_leaves_out_every_dev_dependency() -> None:
-    """Ask uv what `uv sync --no-dev` installs from the lock: no dev-group package may be in it.
+def test_locked_runtime_set_leaves_out_every_dependency_group() -> None:
+    """Ask uv what `uv sync --no-dev` installs from the lock: no package of a dependency group
+    (dev or bench) may be in it.
 
     It asks the uv the Makefile chose (``uv run`` passes its path down as ``UV``), never
     whatever ``uv`` is on PATH: a fresh machine has none there.
@@ -240,16 +241,18 @@ def test_locked_runtime_set_leaves_out_every_dev_dependency() -> None:
         if line and not line.startswith("#")
     }
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    dev = {
+    # Every dependency group: dev (tests, SecantusDB, kmock) and bench (FastAPI, uvicorn).
+    grouped = {
         re.split(r"[=<>\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
-        for spec in project["dependency-groups"]["dev"]
+        for group in project["dependency-groups"].values()
+        for spec in group
     }
     runtime = {
         re.split(r"[=<>\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
         for spec in project["project"]["dependencies"]
     }
-    # Dev tools that are also runtime dependencies (none today) would legitimately appear.
-    assert not (dev - runtime) & installed
+    # Group packages that are also runtime dependencies (none today) would legitimately appear.
+    assert not (grouped - runtime) & installed
     assert runtime <= installed
 
 
