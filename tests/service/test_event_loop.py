@@ -49,9 +49,10 @@ def test_the_service_serves_on_the_loop_it_was_given(
         assert isinstance(created, dict)
         read = call(service, "GET", f"/api/v1/items/{created['id']}")
         assert read == created
-    finally:
         service.terminate()
         assert service.wait(timeout=30) == 0, service.log_path.read_text()
+    finally:
+        service.kill()
 
 
 def test_an_unknown_loop_is_refused_in_one_line(tmp_path: Path) -> None:
