@@ -98,23 +98,11 @@ class ServiceApplication(ObservedApplication):
         super().__init__(*args, **kwargs)
         self.services = services
 
-    def get_handler_delegate(
-        self,
-        request: httputil.HTTPServerRequest,
-        target_class: type[RequestHandler],
-        target_kwargs: dict[str, Any] | None = None,
-        path_args: list[bytes] | None = None,
-        path_kwargs: dict[str, bytes] | None = None,
-    ) -> Any:
+    def direct_delegate(
+        self, request: httputil.HTTPServerRequest, target_class: type[RequestHandler], route: str
+    ) -> httputil.HTTPMessageDelegate | None:
         direct = getattr(target_class, "direct_delegate", None)
-        route = (target_kwargs or {}).get("route")
-        if direct is not None and route in self.unobserved:
-            delegate = direct(self, request, route)
-            if delegate is not None:
-                return delegate
-        return super().get_handler_delegate(
-            request, target_class, target_kwargs, path_args, path_kwargs
-        )
+        return direct(self, request, route) if direct is not None else None
 
 
 def services_of(application: Application) -> Services:

@@ -255,16 +255,28 @@ class ObservedApplication(Application):
         path_args: list[bytes] | None = None,
         path_kwargs: dict[str, bytes] | None = None,
     ) -> Any:
+        route = (target_kwargs or {}).get("route", metrics.UNMATCHED_ROUTE)
+        if route in self.unobserved:
+            direct = self.direct_delegate(request, target_class, route)
+            if direct is not None:
+                return direct
+            return super().get_handler_delegate(
+                request, target_class, target_kwargs, path_args, path_kwargs
+            )
         inner = super().get_handler_delegate(
             request, target_class, target_kwargs, path_args, path_kwargs
         )
-        route = (target_kwargs or {}).get("route", metrics.UNMATCHED_ROUTE)
-        if route in self.unobserved:
-            return inner
         observed = ObservedRequest(request, route=route, traced=self.trace_requests)
         # Tornado's @stream_request_body marker (RequestHandler._stream_request_body).
         streams = bool(getattr(target_class, "_stream_request_body", False))
         return _ObservedDelegate(inner, observed, streams=streams)
+
+    def direct_delegate(
+        self, request: httputil.HTTPServerRequest, target_class: type[RequestHandler], route: str
+    ) -> httputil.HTTPMessageDelegate | None:
+        """A delegate answering a request on an ``unobserved`` route without creating its
+        handler, or ``None`` for Tornado's own (always, here; nothing records either)."""
+        return None
 
     def log_request(self, handler: RequestHandler) -> None:
         observed = _current.get()
