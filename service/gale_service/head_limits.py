@@ -25,7 +25,7 @@ from tornado.httpserver import HTTPServer, _HTTPRequestContext
 from tornado.iostream import IOStream, StreamClosedError
 
 from gale_service.problems import PROBLEM_JSON, Problem
-from gale_service.security.headers import new_nonce, security_headers
+from gale_service.security.headers import security_headers
 
 log = logging.getLogger(__name__)
 #: What ``HTTP1Connection`` reads a request head up to.
@@ -56,7 +56,7 @@ def answer(problem: Problem, *, tls: bool) -> bytes:
     status = problem.status_code
     body = json.dumps(problem.body()).encode()
     headers = {
-        **security_headers(nonce=new_nonce(), tls=tls),
+        **security_headers(tls=tls),
         "Content-Type": f"{PROBLEM_JSON}; charset=UTF-8",
         "Content-Length": str(len(body)),
         "Connection": "close",

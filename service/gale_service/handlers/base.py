@@ -26,7 +26,7 @@ from gale_service.auth.sessions import session_cookie_name
 from gale_service.intake import declared_length
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
-from gale_service.security.headers import new_nonce, security_headers
+from gale_service.security.headers import content_security_policy, new_nonce, security_headers
 from gale_service.services import Services, services_of
 from gale_service.store import StoreUnavailable
 
@@ -54,14 +54,14 @@ class _HttpDate:
 _http_date = _HttpDate()
 
 
-def response_headers(*, nonce: str, tls: bool) -> dict[str, str]:
+def response_headers(*, tls: bool) -> dict[str, str]:
     """What every response starts with: Tornado's defaults (``Server``, ``Content-Type``,
     ``Date``) and the security headers, values already valid (see :meth:`ApiHandler.clear`)."""
     return {
         "Server": SERVER_HEADER,
         "Content-Type": "text/html; charset=UTF-8",
         "Date": _http_date(),
-        **security_headers(nonce=nonce, tls=tls),
+        **security_headers(tls=tls),
     }
 
 
@@ -161,15 +161,23 @@ class ApiHandler(RequestHandler):
         and the security headers built in one step and ``Date`` formatted once a second: the
         same headers, a third of the cost (one ``HTTPHeaders`` construction instead of ten
         validated ``set_header`` calls). Security headers are on every response, errors
-        included, since ``send_error`` clears through here too."""
-        self.csp_nonce = new_nonce()
-        self._headers = httputil.HTTPHeaders(
-            response_headers(nonce=self.csp_nonce, tls=self.request.protocol == "https")
-        )
+        included, since ``send_error`` clears through here too. The policy has no nonce until
+        something asks for :attr:`csp_nonce`."""
+        self._csp_nonce: str | None = None
+        self._headers = httputil.HTTPHeaders(response_headers(tls=self.request.protocol == "https"))
         self.set_default_headers()
         self._write_buffer = []
         self._status_code = 200
         self._reason = responses[200]
+
+    @property
+    def csp_nonce(self) -> str:
+        """This response's CSP nonce, drawn when a page first needs it (for its ``<script>``
+        tags); from then on the response's policy admits inline code carrying it."""
+        if self._csp_nonce is None:
+            self._csp_nonce = new_nonce()
+            self._headers["Content-Security-Policy"] = content_security_policy(self._csp_nonce)
+        return self._csp_nonce
 
     def get_current_user(self) -> Principal | None:
         """Anonymous until :meth:`prepare` has authenticated the caller (revocation is checked

@@ -25,7 +25,6 @@ from gale_service.handlers.base import (
 )
 from gale_service.health import Health
 from gale_service.logs import access_line
-from gale_service.security.headers import new_nonce
 from gale_service.services import services_of
 
 JSON = "application/json; charset=UTF-8"
@@ -131,7 +130,7 @@ class DirectProbe(httputil.HTTPMessageDelegate):
         status = 200 if ok else 503
         payload = dump_json(body(ok, reason)).encode()
         rid = request_id(request.headers)
-        headers = response_headers(nonce=new_nonce(), tls=request.protocol == "https")
+        headers = response_headers(tls=request.protocol == "https")
         headers["Content-Type"] = JSON
         headers["X-Request-ID"] = rid
         headers["Cache-Control"] = "no-store"

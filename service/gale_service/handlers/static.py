@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tornado.web import HTTPError, StaticFileHandler
 
-from gale_service.security.headers import new_nonce, security_headers
+from gale_service.security.headers import security_headers
 
 #: Content-hashed URLs never change meaning, so a year (the RFC 9111 practical maximum).
 CACHE_SECONDS = 365 * 86_400
@@ -16,9 +16,7 @@ CACHE_SECONDS = 365 * 86_400
 
 class StaticFiles(StaticFileHandler):
     def set_default_headers(self) -> None:
-        for name, value in security_headers(
-            nonce=new_nonce(), tls=self.request.protocol == "https"
-        ).items():
+        for name, value in security_headers(tls=self.request.protocol == "https").items():
             self.set_header(name, value)
 
     def parse_url_path(self, url_path: str) -> str:

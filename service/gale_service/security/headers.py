@@ -1,7 +1,10 @@
-"""Security headers for every response, with a fresh CSP nonce per request.
+"""Security headers for every response; a CSP nonce only where a page can use one.
 
-The policy forbids inline script and style unless it carries the request's nonce, so an
-injected ``<script>`` in an item name cannot run even if escaping were ever broken.
+The policy forbids inline script and style. A rendered page gets a fresh nonce per response
+and may run the inline code carrying it, so an injected ``<script>`` in an item name cannot
+run even if escaping were ever broken. Every other response (JSON, problem+json, probes,
+metrics, static files) gets the same policy with no nonce at all: nothing inline may run, and
+no random bytes are drawn for a body no browser executes.
 ``frame-ancestors 'none'`` (with ``X-Frame-Options`` for old browsers) stops clickjacking.
 HSTS is only sent over TLS: on plain HTTP it is ignored by browsers and misleading.
 """
@@ -17,12 +20,12 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(18)
 
 
-#: The policy, with ``{nonce}`` where each response's nonce goes.
+#: The policy, with ``{sources}`` where a page's nonce goes (after ``'self'``).
 _POLICY = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self' 'nonce-{nonce}'",
-        "style-src 'self' 'nonce-{nonce}'",
+        "script-src 'self'{sources}",
+        "style-src 'self'{sources}",
         "img-src 'self' data:",
         # 'self' covers same-origin ws:/wss: in CSP Level 3 browsers.
         "connect-src 'self'",
@@ -41,16 +44,25 @@ _FIXED = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 _FIXED_TLS = {**_FIXED, "Strict-Transport-Security": HSTS}
+#: The whole set for a response without a nonce, by TLS: built once, copied per response.
+_WITHOUT_NONCE = {
+    tls: {"Content-Security-Policy": _POLICY.format(sources=""), **fixed}
+    for tls, fixed in ((False, _FIXED), (True, _FIXED_TLS))
+}
 
 
-def content_security_policy(nonce: str) -> str:
-    return _POLICY.format(nonce=nonce)
+def content_security_policy(nonce: str | None = None) -> str:
+    """The policy; with ``nonce``, inline script and style carrying it may run."""
+    return _POLICY.format(sources=f" 'nonce-{nonce}'" if nonce else "")
 
 
-def security_headers(*, nonce: str, tls: bool) -> dict[str, str]:
-    """Every security header, values already valid for a response (the nonce is URL-safe
-    base64), so callers may set them without Tornado's per-value check."""
+def security_headers(*, tls: bool, nonce: str | None = None) -> dict[str, str]:
+    """Every security header, values already valid for a response (a nonce is URL-safe
+    base64), so callers may set them without Tornado's per-value check. A fresh dict: the
+    caller may add to it."""
+    if nonce is None:
+        return dict(_WITHOUT_NONCE[tls])
     return {
-        "Content-Security-Policy": _POLICY.format(nonce=nonce),
+        "Content-Security-Policy": content_security_policy(nonce),
         **(_FIXED_TLS if tls else _FIXED),
     }

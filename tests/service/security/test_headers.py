@@ -1,4 +1,5 @@
-"""Security headers: a nonce-bound CSP on every response, HSTS only over TLS."""
+"""Security headers: a CSP on every response (nonce-bound where a page asks), HSTS only over
+TLS."""
 
 from __future__ import annotations
 
@@ -14,6 +15,25 @@ def test_the_policy_binds_scripts_and_styles_to_the_nonce() -> None:
     assert directives["frame-ancestors"] == "'none'"
     assert directives["object-src"] == "'none'"
     assert "unsafe-inline" not in csp
+
+
+def test_without_a_nonce_nothing_inline_may_run() -> None:
+    """The policy of a response no page rendered: the same directives, no nonce source."""
+    csp = security_headers(tls=False)["Content-Security-Policy"]
+    directives = dict(part.split(" ", 1) for part in csp.split("; "))
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert "nonce-" not in csp
+    assert "unsafe-inline" not in csp
+    with_nonce = security_headers(nonce="n", tls=False)["Content-Security-Policy"]
+    assert csp.split("; ")[3:] == with_nonce.split("; ")[3:]
+
+
+def test_headers_without_a_nonce_are_a_fresh_dict_each_time() -> None:
+    """Callers add their own headers to the result: that must not leak into the next one."""
+    first = security_headers(tls=True)
+    first["X-Request-ID"] = "one"
+    assert "X-Request-ID" not in security_headers(tls=True)
 
 
 def test_nonces_are_fresh_and_unguessably_long() -> None:

@@ -41,11 +41,32 @@ async def test_every_response_is_hardened(live: LiveService, path: str) -> None:
     assert "Strict-Transport-Security" not in response.headers
 
 
-async def test_each_response_gets_its_own_nonce(live: LiveService) -> None:
+async def test_each_page_gets_its_own_nonce(live: LiveService) -> None:
     first = (await live.fetch("/login")).headers["Content-Security-Policy"]
     second = (await live.fetch("/login")).headers["Content-Security-Policy"]
     assert "'nonce-" in first
     assert first != second
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/items", "/api/v1/items/nope", "/livez", "/metrics", "/static/live.js"]
+)
+async def test_responses_no_page_rendered_admit_no_inline_code(
+    live: LiveService, path: str
+) -> None:
+    """JSON, problem+json, probes, metrics and files carry no nonce: nothing inline may run."""
+    response = await live.fetch(path)
+    assert response.headers["Content-Security-Policy"] == content_security_policy()
+
+
+async def test_an_error_page_gets_a_nonce_of_its_own(live: LiveService) -> None:
+    """A page rendered for an error (after ``send_error`` cleared the response) still has a
+    nonce, and its policy names it."""
+    response = await live.fetch("/items/nope")
+    assert response.code == 404
+    nonce = re.search(r"'nonce-([A-Za-z0-9_-]+)'", response.headers["Content-Security-Policy"])
+    assert nonce is not None
+    assert response.headers["Content-Security-Policy"] == content_security_policy(nonce[1])
 
 
 async def test_static_files_are_hardened_and_cached_for_a_year(live: LiveService) -> None:
@@ -92,9 +113,7 @@ async def test_date_is_current_and_policy_complete(live: LiveService) -> None:
     sent = email.utils.parsedate_to_datetime(response.headers["Date"]).timestamp()
     assert int(before) <= sent <= time.time()
     assert response.headers["Server"].startswith("TornadoServer/")
-    nonce = re.search(r"'nonce-([A-Za-z0-9_-]+)'", response.headers["Content-Security-Policy"])
-    assert nonce is not None
-    assert response.headers["Content-Security-Policy"] == content_security_policy(nonce[1])
+    assert response.headers["Content-Security-Policy"] == content_security_policy()
     assert content_security_policy("n").split("; ") == [
         "default-src 'self'",
         "script-src 'self' 'nonce-n'",
