@@ -43,26 +43,26 @@ _FIXED = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-_FIXED_TLS = {**_FIXED, "Strict-Transport-Security": HSTS}
-#: The whole set for a response without a nonce, by TLS: built once, copied per response.
-_WITHOUT_NONCE = {
-    tls: {"Content-Security-Policy": _POLICY.format(sources=""), **fixed}
-    for tls, fixed in ((False, _FIXED), (True, _FIXED_TLS))
-}
 
 
 def content_security_policy(nonce: str | None = None) -> str:
-    """The policy; with ``nonce``, inline script and style carrying it may run."""
+    """The policy; with ``nonce`` (a page's), inline script and style carrying it may run."""
     return _POLICY.format(sources=f" 'nonce-{nonce}'" if nonce else "")
 
 
-def security_headers(*, tls: bool, nonce: str | None = None) -> dict[str, str]:
-    """Every security header, values already valid for a response (a nonce is URL-safe
-    base64), so callers may set them without Tornado's per-value check. A fresh dict: the
-    caller may add to it."""
-    if nonce is None:
-        return dict(_WITHOUT_NONCE[tls])
-    return {
-        "Content-Security-Policy": content_security_policy(nonce),
-        **(_FIXED_TLS if tls else _FIXED),
-    }
+#: Every security header by TLS, the policy without a nonce: built once, copied per response.
+_HEADERS = {
+    False: {"Content-Security-Policy": content_security_policy(), **_FIXED},
+    True: {
+        "Content-Security-Policy": content_security_policy(),
+        **_FIXED,
+        "Strict-Transport-Security": HSTS,
+    },
+}
+
+
+def security_headers(*, tls: bool) -> dict[str, str]:
+    """Every security header, values already valid for a response, so callers may set them
+    without Tornado's per-value check. A fresh dict: the caller may add to it. A page that
+    needs a nonce replaces the policy with ``content_security_policy(nonce)``."""
+    return dict(_HEADERS[tls])
