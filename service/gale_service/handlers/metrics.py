@@ -20,7 +20,7 @@ from prometheus_client.exposition import choose_encoder
 from tornado.web import RequestHandler
 
 from gale_service.problems import PROBLEM_JSON, Problem
-from gale_service.security.headers import security_headers
+from gale_service.security.headers import set_security_headers
 from gale_service.security.hosts import HostAllowList, host_name
 from gale_service.telemetry.metrics import REGISTRY
 
@@ -39,8 +39,7 @@ class MetricsHandler(RequestHandler):
         self.hosts = hosts
 
     def set_default_headers(self) -> None:
-        for name, value in security_headers(tls=self.request.protocol == "https").items():
-            self.set_header(name, value)
+        set_security_headers(self)
 
     def prepare(self) -> None:
         host = self.request.host

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tornado.web import HTTPError, StaticFileHandler
 
-from gale_service.security.headers import security_headers
+from gale_service.security.headers import set_security_headers
 
 #: Content-hashed URLs never change meaning, so a year (the RFC 9111 practical maximum).
 CACHE_SECONDS = 365 * 86_400
@@ -16,8 +16,7 @@ CACHE_SECONDS = 365 * 86_400
 
 class StaticFiles(StaticFileHandler):
     def set_default_headers(self) -> None:
-        for name, value in security_headers(tls=self.request.protocol == "https").items():
-            self.set_header(name, value)
+        set_security_headers(self)
 
     def parse_url_path(self, url_path: str) -> str:
         """No file name holds a control character: a NUL would reach ``os.stat`` (a

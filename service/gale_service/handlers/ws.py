@@ -26,7 +26,7 @@ from gale_service.live.hub import SLOW_SEND_SECONDS, TRY_AGAIN_LATER, Subscripti
 from gale_service.live.messages import InvalidMessage, parse_client_message
 from gale_service.problems import PROBLEM_JSON, Problem, problem_for_status
 from gale_service.security.client_ip import client_ip
-from gale_service.security.headers import security_headers
+from gale_service.security.headers import set_security_headers
 from gale_service.services import services_of
 from gale_service.store import StoreUnavailable
 from gale_service.telemetry.metrics import websocket_closed, websocket_message, websocket_opened
@@ -67,8 +67,7 @@ class LiveSocketHandler(WebSocketHandler):
 
     def set_default_headers(self) -> None:
         """The security headers every response carries, refused upgrades included."""
-        for name, value in security_headers(tls=self.request.protocol == "https").items():
-            self.set_header(name, value)
+        set_security_headers(self)
 
     async def get(self, *args: str, **kwargs: str) -> None:
         self.check_handshake()

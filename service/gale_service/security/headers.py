@@ -12,6 +12,10 @@ HSTS is only sent over TLS: on plain HTTP it is ignored by browsers and misleadi
 from __future__ import annotations
 
 import secrets
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tornado.web import RequestHandler
 
 HSTS = "max-age=63072000; includeSubDomains"
 
@@ -66,3 +70,10 @@ def security_headers(*, tls: bool) -> dict[str, str]:
     without Tornado's per-value check. A fresh dict: the caller may add to it. A page that
     needs a nonce replaces the policy with ``content_security_policy(nonce)``."""
     return dict(_HEADERS[tls])
+
+
+def set_security_headers(handler: RequestHandler) -> None:
+    """Set every security header on a handler that is not an ``ApiHandler`` (which builds
+    them in one step in ``clear``): metrics, static files, WebSocket upgrades."""
+    for name, value in security_headers(tls=handler.request.protocol == "https").items():
+        handler.set_header(name, value)
