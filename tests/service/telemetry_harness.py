@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from gale_service.logs import JsonFormatter
+from gale_service.telemetry import spans
 from gale_service.telemetry.tracing import outgoing_headers, websocket_message_span
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -31,10 +32,11 @@ STREAMING_ROUTE = "/test/streaming"
 
 @cache
 def span_exporter() -> InMemorySpanExporter:
-    """One SDK provider per test process (OpenTelemetry allows setting it only once)."""
+    """One provider per test process (OpenTelemetry allows setting it only once): Gale's, as
+    ``configure_tracing`` installs it."""
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
+        provider = spans.TracerProvider()
         trace.set_tracer_provider(provider)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))

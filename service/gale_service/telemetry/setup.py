@@ -16,10 +16,10 @@ from collections.abc import Mapping
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 
 from gale_service.telemetry.lifecycle import service_version
+from gale_service.telemetry.spans import TracerProvider
 
 DEFAULT_SERVICE_NAME = "gale-service"
 SUPPORTED_PROTOCOLS = ("http/protobuf",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from gale_service.telemetry import otlp
+from gale_service.telemetry import otlp, spans
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -25,12 +25,18 @@ REMOTE = SpanContext(
 )
 
 
-@pytest.fixture
-def finished() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+@pytest.fixture(params=["sdk spans", "gale spans"])
+def finished(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    """Spans of the SDK's provider, and of Gale's (lean spans for its own tracers)."""
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": "otlp-test", "replicas": 3}, "https://s/1"),
-        span_limits=SpanLimits(max_span_attributes=12),
+    resource = Resource.create({"service.name": "otlp-test", "replicas": 3}, "https://s/1")
+    monkeypatch.setenv("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "12")
+    provider = (
+        TracerProvider(resource=resource, span_limits=SpanLimits())
+        if request.param == "sdk spans"
+        else spans.TracerProvider(resource=resource)
     )
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     yield provider, exporter
