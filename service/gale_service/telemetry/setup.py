@@ -80,7 +80,8 @@ def _resource(env: Mapping[str, str]) -> Resource:
 def configure_tracing(
     env: Mapping[str, str] | None = None, *, dev: bool = False
 ) -> TracerProvider | None:
-    """Install the SDK's tracer provider, or nothing when ``OTEL_SDK_DISABLED=true``.
+    """Install the SDK's tracer provider (with lean spans for Gale's own tracers, see
+    :mod:`gale_service.telemetry.spans`), or nothing when ``OTEL_SDK_DISABLED=true``.
 
     The caller shuts the provider down at exit so the last batch of spans is sent.
     """
