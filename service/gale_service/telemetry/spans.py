@@ -86,9 +86,6 @@ class Span(sdk_trace.Span):
             instrumentation_scope=tracer.scope,
         )
         self._span_processor = tracer.processor
-        self._sampler = tracer.sampler
-        self._trace_config = None
-        self._record_end_metrics = None
         self._limits = tracer.limits
         self._lock = threading.Lock()
         self._record_exception = record_exception
@@ -153,12 +150,17 @@ class Span(sdk_trace.Span):
                     self._put(key, value)
                 continue
             # The SDK's cleaning of a mapping (keys made strings, values cleaned or dropped).
-            cleaned = BoundedAttributes(
-                None, {key: value}, max_value_len=self._limits.max_span_attribute_length
+            self._put_cleaned(
+                BoundedAttributes(
+                    None, {key: value}, max_value_len=self._limits.max_span_attribute_length
+                )
             )
-            self._dropped += cleaned.dropped
-            for clean_key, clean_value in cleaned.items():
-                self._put(clean_key, clean_value)
+
+    def _put_cleaned(self, cleaned: BoundedAttributes) -> None:
+        """Store what the SDK's cleaning kept, and count what it dropped."""
+        self._dropped += cleaned.dropped
+        for key, value in cleaned.items():
+            self._put(key, value)
 
     def set_attributes(self, attributes: Mapping[str, types.AnyValue]) -> None:
         with self._lock:
@@ -182,9 +184,7 @@ class Span(sdk_trace.Span):
                     None, immutable=False, max_value_len=self._limits.max_span_attribute_length
                 )
                 cleaned[key] = value
-                self._dropped += cleaned.dropped
-                for clean_key, clean_value in cleaned.items():
-                    self._put(clean_key, clean_value)
+                self._put_cleaned(cleaned)
 
     def add_event(
         self, name: str, attributes: types.Attributes = None, timestamp: int | None = None
