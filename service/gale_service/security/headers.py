@@ -55,14 +55,8 @@ def content_security_policy(nonce: str | None = None) -> str:
 
 
 #: Every security header by TLS, the policy without a nonce: built once, copied per response.
-_HEADERS = {
-    False: {"Content-Security-Policy": content_security_policy(), **_FIXED},
-    True: {
-        "Content-Security-Policy": content_security_policy(),
-        **_FIXED,
-        "Strict-Transport-Security": HSTS,
-    },
-}
+_PLAIN_HEADERS = {"Content-Security-Policy": content_security_policy(), **_FIXED}
+_HEADERS = {False: _PLAIN_HEADERS, True: {**_PLAIN_HEADERS, "Strict-Transport-Security": HSTS}}
 
 
 def security_headers(*, tls: bool) -> dict[str, str]:
